@@ -1,0 +1,24 @@
+// Entry point of build/inhouse: parses the subcommand and turns exceptions into one clear
+// error line and exit status 1.
+#include <cstdio>
+#include <exception>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Inhouse: run DeepSeek models and private knowledge bases on your own machines"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "inhouse 0.1.0");
+  inhouse::cli::register_info(app);
+  inhouse::cli::register_tokenize(app);
+  inhouse::cli::register_template(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
