@@ -9,5 +9,7 @@ namespace inhouse::cli {
 void register_info(CLI::App& app);      // inhouse info FILE [--json]
 void register_tokenize(CLI::App& app);  // inhouse tokenize -m VOCAB (--inp FILE | TEXT) [--special]
 void register_template(CLI::App& app);  // inhouse template render ...
+void register_logits(CLI::App& app);    // inhouse logits -m MODEL --tokens ... [--greedy N]
+void register_run(CLI::App& app);       // inhouse run -m MODEL -p PROMPT ...
 
 }  // namespace inhouse::cli

@@ -12,6 +12,8 @@ int main(int argc, char** argv) {
   inhouse::cli::register_info(app);
   inhouse::cli::register_tokenize(app);
   inhouse::cli::register_template(app);
+  inhouse::cli::register_logits(app);
+  inhouse::cli::register_run(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

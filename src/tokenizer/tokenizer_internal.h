@@ -2,6 +2,7 @@
 // Each works on one fragment of raw text (special tokens already split out).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>

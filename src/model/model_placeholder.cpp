@@ -1,0 +1,2 @@
+// placeholder so the library has a source until models land
+namespace inhouse::model {}

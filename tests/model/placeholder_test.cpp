@@ -1,0 +1,3 @@
+#include <gtest/gtest.h>
+#include "gguf/gguf.h"
+TEST(GgufReader, Placeholder) {}
