@@ -11,5 +11,6 @@ void register_tokenize(CLI::App& app);  // inhouse tokenize -m VOCAB (--inp FILE
 void register_template(CLI::App& app);  // inhouse template render ...
 void register_logits(CLI::App& app);    // inhouse logits -m MODEL --tokens ... [--greedy N]
 void register_run(CLI::App& app);       // inhouse run -m MODEL -p PROMPT ...
+void register_embed(CLI::App& app);     // inhouse embed -m MODEL (--file TEXTS | TEXT...)
 
 }  // namespace inhouse::cli

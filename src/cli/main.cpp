@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   inhouse::cli::register_template(app);
   inhouse::cli::register_logits(app);
   inhouse::cli::register_run(app);
+  inhouse::cli::register_embed(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
