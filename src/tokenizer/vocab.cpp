@@ -12,6 +12,23 @@ TokenId read_id(const gguf::GgufFile& f, const char* key, size_t n_tokens, Token
   return TokenId(*v);
 }
 
+// End-of-turn and fill-in-the-middle tokens that some converters type USER_DEFINED or NORMAL.
+// The reference forces them to CONTROL, so they are only parsed from text with parse_special
+// (a user typing "<|fim_prefix|>" gets characters, not the token) and hidden when decoding
+// without special tokens.
+void mark_control_by_text(Vocab& v) {
+  static const char* const kTexts[] = {
+      "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>", "<|eom_id|>",
+      "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",  // DeepSeek end of sentence
+      "<|fim_prefix|>", "<fim-prefix>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "begin\xEF\xBD\x9C>", "<PRE>",
+      "<|fim_suffix|>", "<fim-suffix>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81hole\xEF\xBD\x9C>", "<SUF>",
+      "<|fim_middle|>", "<fim-middle>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "end\xEF\xBD\x9C>", "<MID>",
+      "<|fim_pad|>", "<fim-pad>", "<PAD>", "<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<|file_sep|>",
+  };
+  for (const char* text : kTexts)
+    if (auto id = v.find(text)) v.token_types[*id] = TokenType::CONTROL;
+}
+
 }  // namespace
 
 Vocab Vocab::load(const gguf::GgufFile& f) {
@@ -64,6 +81,10 @@ Vocab Vocab::load(const gguf::GgufFile& f) {
       case VocabType::BPE:
         def_bos = 11; def_eos = 11;
         v.add_bos = false; v.add_eos = false;
+        // These pre-tokenizers imply a BOS unless the file says otherwise (as the reference).
+        if (v.pre == "llama3" || v.pre == "llama-v3" || v.pre == "llama-bpe" || v.pre == "falcon3" ||
+            v.pre == "tekken")
+          v.add_bos = true;
         break;
       case VocabType::WPM:
         def_bos = 101; def_eos = kNoToken; def_unk = 100; def_sep = 102; def_pad = 0; def_cls = 101; def_mask = 103;
@@ -83,6 +104,8 @@ Vocab Vocab::load(const gguf::GgufFile& f) {
     if (auto e = f.get_bool("tokenizer.ggml.add_eos_token")) v.add_eos = *e;
     if (auto s = f.get_bool("tokenizer.ggml.add_space_prefix")) v.add_space_prefix = *s;
     if (auto r = f.get_bool("tokenizer.ggml.remove_extra_whitespaces")) v.remove_extra_whitespaces = *r;
+
+    mark_control_by_text(v);
 
     // Line feed: SPM stores it as the byte token <0x0A>; byte-level BPE as "Ċ".
     if (v.type == VocabType::SPM) {
