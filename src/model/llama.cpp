@@ -1,0 +1,181 @@
+// model/llama.cpp — the llama-family decoder, for architectures `llama` (GQA, normal-style RoPE,
+// optional output.weight else tied to token_embd, optional rope_freqs) and `qwen2` (the same
+// with Q/K/V biases and NeoX-style RoPE). Reference: llama.cpp's build_llama / build_qwen2.
+//
+// Per layer:  x += Wo · attention(rope(Wq·n + bq), rope(Wk·n + bk), Wv·n + bv),  n = rmsnorm(x)
+//             x += Wdown · (silu(Wgate·n) * (Wup·n)),                            n = rmsnorm(x)
+// then logits = Woutput · rmsnorm(x). A batch of tokens goes through each matmul together.
+#include "model/model_internal.h"
+
+#include <cmath>
+
+namespace inhouse::model {
+namespace {
+
+using tensor::Matrix;
+
+struct Layer {
+  std::vector<float> attn_norm, ffn_norm;
+  Matrix wq, wk, wv, wo;
+  std::vector<float> bq, bk, bv, bo;  // empty when the file has none
+  Matrix ffn_gate, ffn_up, ffn_down;
+};
+
+class Llama final : public Architecture {
+ public:
+  Llama(const gguf::GgufFile& file, const Hparams& hp);
+  KvCache new_cache(int64_t n_ctx) const override {
+    return KvCache(hp_.n_layer, n_ctx, hp_.n_head_kv * hp_.head_dim_k, hp_.n_head_kv * hp_.head_dim_v);
+  }
+  void forward(std::span<const int32_t> tokens, int64_t start, KvCache& cache,
+               tensor::ThreadPool& pool, bool last_only, float* logits) const override;
+
+ private:
+  void attention(int64_t layer, int64_t n, int64_t start, const float* q, KvCache& cache,
+                 tensor::ThreadPool& pool, float* out) const;
+
+  Hparams hp_;
+  Matrix token_embd_, output_;
+  std::vector<float> output_norm_;
+  std::vector<float> rope_freqs_;  // optional per-frequency divisors (llama 3.1 style)
+  std::vector<Layer> layers_;
+};
+
+Llama::Llama(const gguf::GgufFile& file, const Hparams& hp) : hp_(hp) {
+  const WeightLoader w(file, hp.arch);
+  const int64_t d = hp.n_embd, q_width = hp.n_head * hp.head_dim_k;
+  const int64_t k_width = hp.n_head_kv * hp.head_dim_k, v_width = hp.n_head_kv * hp.head_dim_v;
+  const int64_t o_width = hp.n_head * hp.head_dim_v;
+  const bool qkv_bias_required = hp.arch == "qwen2";
+
+  token_embd_ = w.matrix("token_embd.weight", d, hp.n_vocab);
+  output_norm_ = w.vector("output_norm.weight", d);
+  output_ = w.optional_matrix("output.weight", d, hp.n_vocab).value_or(token_embd_);
+  rope_freqs_ = w.optional_vector("rope_freqs.weight", hp.n_rot / 2);
+
+  for (int64_t il = 0; il < hp.n_layer; ++il) {
+    const std::string p = "blk." + std::to_string(il) + ".";
+    auto bias = [&](const std::string& name, int64_t n) {
+      return qkv_bias_required ? w.vector(p + name, n) : w.optional_vector(p + name, n);
+    };
+    Layer L;
+    L.attn_norm = w.vector(p + "attn_norm.weight", d);
+    L.wq = w.matrix(p + "attn_q.weight", d, q_width);
+    L.wk = w.matrix(p + "attn_k.weight", d, k_width);
+    L.wv = w.matrix(p + "attn_v.weight", d, v_width);
+    L.wo = w.matrix(p + "attn_output.weight", o_width, d);
+    L.bq = bias("attn_q.bias", q_width);
+    L.bk = bias("attn_k.bias", k_width);
+    L.bv = bias("attn_v.bias", v_width);
+    L.bo = w.optional_vector(p + "attn_output.bias", d);
+    L.ffn_norm = w.vector(p + "ffn_norm.weight", d);
+    L.ffn_gate = w.matrix(p + "ffn_gate.weight", d, hp.n_ff);
+    L.ffn_up = w.matrix(p + "ffn_up.weight", d, hp.n_ff);
+    L.ffn_down = w.matrix(p + "ffn_down.weight", hp.n_ff, d);
+    layers_.push_back(std::move(L));
+  }
+}
+
+// rows x width activations; every row gets the same per-feature vector added (if any).
+void add_bias(float* x, int64_t rows, const std::vector<float>& bias) {
+  if (bias.empty()) return;
+  const int64_t width = int64_t(bias.size());
+  for (int64_t r = 0; r < rows; ++r) tensor::add(x + r * width, bias.data(), width);
+}
+
+void rms_norm_rows(const float* x, float* out, int64_t rows, const std::vector<float>& weight,
+                   float eps) {
+  const int64_t width = int64_t(weight.size());
+  for (int64_t r = 0; r < rows; ++r)
+    tensor::rms_norm(x + r * width, weight.data(), out + r * width, width, eps);
+}
+
+void Llama::forward(std::span<const int32_t> tokens, int64_t start, KvCache& cache,
+                    tensor::ThreadPool& pool, bool last_only, float* logits) const {
+  const int64_t n = int64_t(tokens.size()), d = hp_.n_embd;
+  const int64_t q_width = hp_.n_head * hp_.head_dim_k, o_width = hp_.n_head * hp_.head_dim_v;
+  const int64_t k_width = cache.k_width(), v_width = cache.v_width();
+  std::vector<float> x(size_t(n * d)), cur(x.size()), tmp(x.size());
+  std::vector<float> q(size_t(n * q_width)), k(size_t(n * k_width)), v(size_t(n * v_width));
+  std::vector<float> attn(size_t(n * o_width));
+  std::vector<float> gate(size_t(n * hp_.n_ff)), up(gate.size());
+
+  tensor::RopeParams rope;
+  rope.n_rot = hp_.n_rot;
+  rope.freq_base = hp_.rope_freq_base;
+  rope.freq_scale = hp_.rope_freq_scale;
+  rope.freq_factors = rope_freqs_.empty() ? nullptr : rope_freqs_.data();
+  rope.style = hp_.rope_style;
+
+  // Token embeddings: one row of token_embd per token, dequantised from the file.
+  for (int64_t t = 0; t < n; ++t) token_embd_.get_row(tokens[size_t(t)], x.data() + t * d);
+
+  for (int64_t il = 0; il < hp_.n_layer; ++il) {
+    const Layer& L = layers_[size_t(il)];
+
+    // Attention: project, rotate by position, append to the cache, attend, project back.
+    rms_norm_rows(x.data(), cur.data(), n, L.attn_norm, hp_.norm_eps);
+    tensor::matmul(L.wq, cur.data(), n, q.data(), pool);
+    tensor::matmul(L.wk, cur.data(), n, k.data(), pool);
+    tensor::matmul(L.wv, cur.data(), n, v.data(), pool);
+    add_bias(q.data(), n, L.bq);
+    add_bias(k.data(), n, L.bk);
+    add_bias(v.data(), n, L.bv);
+    for (int64_t t = 0; t < n; ++t) {
+      tensor::rope(q.data() + t * q_width, hp_.n_head, hp_.head_dim_k, hp_.head_dim_k, start + t, rope);
+      tensor::rope(k.data() + t * k_width, hp_.n_head_kv, hp_.head_dim_k, hp_.head_dim_k, start + t, rope);
+      std::copy_n(k.data() + t * k_width, k_width, cache.k(il, start + t));
+      std::copy_n(v.data() + t * v_width, v_width, cache.v(il, start + t));
+    }
+    attention(il, n, start, q.data(), cache, pool, attn.data());
+    tensor::matmul(L.wo, attn.data(), n, tmp.data(), pool);
+    add_bias(tmp.data(), n, L.bo);
+    tensor::add(x.data(), tmp.data(), n * d);
+
+    // Feed-forward (SwiGLU).
+    rms_norm_rows(x.data(), cur.data(), n, L.ffn_norm, hp_.norm_eps);
+    tensor::matmul(L.ffn_gate, cur.data(), n, gate.data(), pool);
+    tensor::matmul(L.ffn_up, cur.data(), n, up.data(), pool);
+    tensor::silu(gate.data(), n * hp_.n_ff);
+    tensor::mul(gate.data(), up.data(), n * hp_.n_ff);
+    tensor::matmul(L.ffn_down, gate.data(), n, tmp.data(), pool);
+    tensor::add(x.data(), tmp.data(), n * d);
+  }
+
+  // Output: final norm and the vocabulary projection, for every position or just the last.
+  const int64_t first = last_only ? n - 1 : 0, rows = n - first;
+  rms_norm_rows(x.data() + first * d, cur.data(), rows, output_norm_, hp_.norm_eps);
+  tensor::matmul(output_, cur.data(), rows, logits, pool);
+}
+
+// Causal attention for the n new tokens: token t sees cached positions 0..start+t. Query head h
+// reads key/value head h / (n_head / n_head_kv) (grouped-query attention).
+void Llama::attention(int64_t layer, int64_t n, int64_t start, const float* q, KvCache& cache,
+                      tensor::ThreadPool& pool, float* out) const {
+  const int64_t hk = hp_.head_dim_k, hv = hp_.head_dim_v;
+  const int64_t group = hp_.n_head / hp_.n_head_kv;
+  const float scale = hp_.attn_scale != 0.0f ? hp_.attn_scale : 1.0f / std::sqrt(float(hk));
+  const float* keys = cache.k(layer, 0);
+  const float* values = cache.v(layer, 0);
+  const int64_t k_width = cache.k_width(), v_width = cache.v_width();
+  pool.parallel_for(n * hp_.n_head, [&](int64_t begin, int64_t end) {
+    std::vector<float> scores(size_t(start + n));
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t t = i / hp_.n_head, h = i % hp_.n_head, kvh = h / group;
+      tensor::attention_head(q + t * hp_.n_head * hk + h * hk, keys + kvh * hk, k_width,
+                             values + kvh * hv, v_width, start + t + 1, hk, hv, scale,
+                             out + t * hp_.n_head * hv + h * hv, scores.data());
+    }
+  });
+}
+
+}  // namespace
+
+std::unique_ptr<Architecture> load_llama(const gguf::GgufFile& file, Hparams& hp) {
+  // llama.cpp converts llama checkpoints with Q/K rows permuted for adjacent-pair rotation;
+  // Qwen2 keeps the original half-split (NeoX) layout.
+  hp.rope_style = hp.arch == "qwen2" ? tensor::RopeStyle::Neox : tensor::RopeStyle::Normal;
+  return std::make_unique<Llama>(file, hp);
+}
+
+}  // namespace inhouse::model
