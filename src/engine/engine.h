@@ -72,4 +72,33 @@ class StopStrings {
   bool stopped_ = false;
 };
 
+// Splits DeepSeek-R1 style output into reasoning ("<think>...</think>") and answer, while
+// streaming. The open tag is recognised only at the start of the output (after whitespace);
+// when the chat template already ended the prompt with "<think>", start in reasoning mode.
+class ReasoningSplitter {
+ public:
+  struct Delta {
+    std::string reasoning;
+    std::string content;
+  };
+  explicit ReasoningSplitter(bool start_in_reasoning = false, std::string open = "<think>",
+                             std::string close = "</think>");
+  Delta push(std::string_view text);
+  Delta flush();  // the end of generation: whatever was held back
+  bool in_reasoning() const { return state_ == State::Reasoning; }
+
+ private:
+  enum class State { Start, Reasoning, Content };
+  void step(Delta& out, bool final);
+
+  std::string open_, close_, held_;
+  State state_;
+  bool reasoning_started_ = false;  // drops the whitespace right after the open tag
+  bool content_started_ = false;    // drops the whitespace right after the close tag
+};
+
+// True when a rendered chat prompt ends inside an open think block (e.g. "...<think>\n"),
+// so the model's output starts with reasoning.
+bool prompt_opens_reasoning(std::string_view prompt, std::string_view open = "<think>");
+
 }  // namespace inhouse::engine
