@@ -30,9 +30,15 @@ class ChatTemplate {
   ChatTemplate& operator=(ChatTemplate&&) noexcept;
 
   // Renders with arbitrary context variables (messages, add_generation_prompt, bos_token, ...).
+  // `context` must be a JSON object. Throws TemplateError (parse-free: runtime problems,
+  // raise_exception(), and resource bounds: recursion, output size, loop iterations).
   std::string render(const nlohmann::json& context) const;
+  // The same with dict key order kept as the caller wrote it: Python dicts keep insertion
+  // order, so `tojson` and dict iteration follow it (nlohmann::json sorts keys).
+  std::string render_ordered(const nlohmann::ordered_json& context) const;
 
-  // The usual call: messages = [{"role","content",...}], plus bos/eos strings.
+  // The usual call: messages = [{"role","content",...}], plus bos/eos strings. Like Hugging
+  // Face's apply_chat_template, `tools` and `documents` are set to none.
   std::string apply(const nlohmann::json& messages, bool add_generation_prompt,
                     const std::string& bos_token, const std::string& eos_token) const;
 

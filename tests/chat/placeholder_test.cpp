@@ -1,3 +1,0 @@
-#include <gtest/gtest.h>
-#include "gguf/gguf.h"
-TEST(GgufReader, Placeholder) {}
