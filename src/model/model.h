@@ -121,3 +121,48 @@ std::vector<int32_t> greedy(Model& model, std::span<const int32_t> prompt, int n
                             std::vector<float>* prompt_logits = nullptr);
 
 }  // namespace inhouse::model
+
+// ---- encoders (bert.cpp) ---------------------------------------------------------------------
+
+namespace inhouse::model {
+
+// How an encoder turns per-token states into one vector (`<arch>.pooling_type`, llama.cpp's
+// values): None pools nothing (use Encoder::hidden), Mean averages the tokens, Cls takes the
+// first ([CLS]) token's state, Last the last token's.
+enum class Pooling { None = 0, Mean = 1, Cls = 2, Last = 3 };
+
+// A BERT-style text encoder (architecture `bert`): token ids in, one embedding out. Every token
+// attends to every other (unless the file says attention.causal). Owns the mapped file.
+// Not thread-safe: one call at a time per Encoder.
+class Encoder {
+ public:
+  static Encoder open(const std::string& path, ModelOptions options = {});  // throws
+  static Encoder load(gguf::GgufFile file, ModelOptions options = {});      // throws Error
+
+  Encoder(Encoder&&) noexcept;
+  Encoder& operator=(Encoder&&) noexcept;
+  ~Encoder();
+
+  const gguf::GgufFile& file() const;
+  int64_t n_embd() const;
+  int64_t n_vocab() const;
+  int64_t n_ctx_train() const;  // the most tokens one call takes (rows of position_embd)
+  Pooling pooling() const;
+
+  // The last layer's states, tokens.size() x n_embd(). Throws Error on an empty input, a token
+  // outside the vocabulary or more than n_ctx_train() tokens.
+  std::vector<float> hidden(std::span<const int32_t> tokens);
+  // The pooled embedding, n_embd() floats, not normalised. Throws Error when pooling() is None.
+  std::vector<float> embed(std::span<const int32_t> tokens);
+
+ private:
+  struct Impl;
+  explicit Encoder(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Scales v in place as llama.cpp's embd_normalize: -1 leaves it, 0 scales the largest |x| to
+// 32760 (int16 range), 1 taxicab, 2 Euclidean (L2), p > 2 the p-norm. A zero vector stays zero.
+void normalize_embedding(std::span<float> v, int norm);
+
+}  // namespace inhouse::model
