@@ -18,6 +18,7 @@
 #include <random>
 #include <set>
 
+#include "golden_util.h"
 #include "model/model.h"
 
 namespace inhouse::model {
@@ -28,45 +29,11 @@ using gguf::GgufFile;
 using gguf::GgufWriter;
 using gguf::TensorType;
 
-// ---- golden comparison (as golden_test.cpp; TODO: share one header) ------------------------
-
-struct GoldenCase {
-  std::vector<int32_t> prompt;
-  std::vector<std::vector<float>> logits;
-  std::vector<int32_t> greedy;
-};
-
-std::vector<GoldenCase> read_golden(const fs::path& path) {
-  std::ifstream in(path);
-  const nlohmann::json j = nlohmann::json::parse(in);
-  std::vector<GoldenCase> cases;
-  for (const auto& c : j.at("cases"))
-    cases.push_back({c.at("prompt").get<std::vector<int32_t>>(),
-                     c.at("logits").get<std::vector<std::vector<float>>>(),
-                     c.at("greedy").get<std::vector<int32_t>>()});
-  return cases;
-}
-
-double relative_error(const float* ours, const std::vector<float>& golden) {
-  double diff = 0, ref = 0;
-  for (size_t i = 0; i < golden.size(); ++i) {
-    diff += (double(ours[i]) - golden[i]) * (double(ours[i]) - golden[i]);
-    ref += double(golden[i]) * golden[i];
-  }
-  return std::sqrt(diff / ref);
-}
-
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  const double pos = p * double(v.size() - 1);
-  const size_t lo = size_t(pos), hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (v[hi] - v[lo]) * (pos - double(lo));
-}
-
-bool is_float_model(const std::string& name) {
-  return name.find("-f32") != std::string::npos || name.find("-f16") != std::string::npos ||
-         name.find("-bf16") != std::string::npos;
-}
+using testing::GoldenCase;
+using testing::is_float_model;
+using testing::percentile;
+using testing::read_golden;
+using testing::relative_error;
 
 // The fixtures README's tolerances with its deepseek2 rule: MoE routing flips on near ties, so
 // at least 85% of positions must be within the per-position bound (0.02 for float types, the

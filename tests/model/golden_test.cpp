@@ -13,6 +13,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "golden_util.h"
 #include "model/model.h"
 
 namespace inhouse::model {
@@ -20,45 +21,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct GoldenCase {
-  std::vector<int32_t> prompt;
-  std::vector<std::vector<float>> logits;
-  std::vector<int32_t> greedy;
-};
-
-std::vector<GoldenCase> read_golden(const fs::path& path) {
-  std::ifstream in(path);
-  const nlohmann::json j = nlohmann::json::parse(in);
-  std::vector<GoldenCase> cases;
-  for (const auto& c : j.at("cases"))
-    cases.push_back({c.at("prompt").get<std::vector<int32_t>>(),
-                     c.at("logits").get<std::vector<std::vector<float>>>(),
-                     c.at("greedy").get<std::vector<int32_t>>()});
-  return cases;
-}
-
-double relative_error(const float* ours, const std::vector<float>& golden) {
-  double diff = 0, ref = 0;
-  for (size_t i = 0; i < golden.size(); ++i) {
-    diff += (double(ours[i]) - golden[i]) * (double(ours[i]) - golden[i]);
-    ref += double(golden[i]) * golden[i];
-  }
-  return std::sqrt(diff / ref);
-}
-
-// Linear interpolation between order statistics (numpy's default).
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  const double pos = p * double(v.size() - 1);
-  const size_t lo = size_t(pos), hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (v[hi] - v[lo]) * (pos - double(lo));
-}
-
-bool is_float_model(const std::string& name) {
-  for (const char* s : {"-f32", "-f16", "-bf16"})
-    if (name.find(s) != std::string::npos) return true;
-  return false;
-}
+using testing::GoldenCase;
+using testing::is_float_model;
+using testing::percentile;
+using testing::read_golden;
+using testing::relative_error;
 
 bool needs_exact_greedy(const std::string& name) {
   return name.find("-f32") != std::string::npos || name.find("-f16") != std::string::npos;
