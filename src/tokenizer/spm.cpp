@@ -152,19 +152,6 @@ int parse_byte_token(const std::string& text) {
   return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
 }
 
-std::string unescape_spaces(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size();) {
-    if (text.compare(i, kSpaceMark.size(), kSpaceMark) == 0) {
-      out += ' ';
-      i += kSpaceMark.size();
-    } else {
-      out += text[i++];
-    }
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -197,6 +184,24 @@ std::string spm_token_to_piece(const Vocab& vocab, TokenId id) {
       break;
   }
   return "";
+}
+
+}  // namespace inhouse::tokenizer::detail
+
+namespace inhouse::tokenizer::detail {
+
+std::string unescape_spaces(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    if (text.substr(i, kSpaceMark.size()) == kSpaceMark) {
+      out += ' ';
+      i += kSpaceMark.size();
+    } else {
+      out += text[i++];
+    }
+  }
+  return out;
 }
 
 }  // namespace inhouse::tokenizer::detail

@@ -11,6 +11,10 @@
 
 namespace inhouse::tokenizer::detail {
 
+// Token text with each "▁" (U+2581, the visible space SPM and llama.cpp's WPM vocabs use)
+// turned back into a space.
+std::string unescape_spaces(std::string_view text);
+
 // Byte-level BPE; `state` is what make_bpe_state built (compiled pre-tokenizer regexes).
 std::shared_ptr<const void> make_bpe_state(const Vocab& vocab);
 void bpe_encode(const Vocab& vocab, const void* state, std::string_view text,

@@ -170,19 +170,6 @@ void wordpiece(const Vocab& vocab, const Word& w, std::vector<TokenId>& out) {
   }
 }
 
-std::string unescape_spaces(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size();) {
-    if (text.compare(i, kWordStart.size(), kWordStart) == 0) {
-      out += ' ';
-      i += kWordStart.size();
-    } else {
-      out += text[i++];
-    }
-  }
-  return out;
-}
 
 }  // namespace
 
