@@ -3,6 +3,7 @@
 // format, then output rows are split across the thread pool.
 #include <vector>
 
+#include "tensor/kernels_internal.h"
 #include "tensor/tensor.h"
 
 namespace inhouse::tensor {
@@ -40,13 +41,9 @@ void matmul(const Matrix& w, const float* x, int64_t n_batch, float* y, ThreadPo
     });
     act = q;
   }
-  // Weight row outer, batch inner: each weight row is read from memory once per call.
+  // Output rows split across threads; the SIMD kernels tile rows and batch inside a chunk.
   pool.parallel_for(w.n_out, [&](int64_t o0, int64_t o1) {
-    for (int64_t o = o0; o < o1; ++o) {
-      const uint8_t* row = w.row(o);
-      for (int64_t b = 0; b < n_batch; ++b)
-        y[b * w.n_out + o] = vec_dot(w.type, row, act + size_t(b) * act_bytes, w.n_in);
-    }
+    simd::matmul_rows(w, o0, o1, act, act_bytes, n_batch, y);
   });
 }
 

@@ -1,7 +1,8 @@
-// tensor/rope_yarn.cpp — owns YaRN RoPE (context extension by "yet another RoPE extension"): per
-// frequency pair, a ramp between interpolated (position * freq_scale) and extrapolated (plain)
-// angles, and a magnitude on cos/sin. The definition follows ggml's rope with ext_factor, so a
-// model run here matches llama.cpp; with ext_factor 0 and attn_factor 1 it is tensor::rope.
+// tensor/rope_yarn.cpp — owns RoPE, plain and with YaRN context extension ("yet another RoPE
+// extension"): per frequency pair, a ramp between interpolated (position * freq_scale) and
+// extrapolated (plain) angles, and a magnitude on cos/sin. The definition follows ggml's rope
+// with ext_factor, so a model run here matches llama.cpp; tensor::rope is the case ext_factor 0,
+// attn_factor 1.
 #include <algorithm>
 #include <cmath>
 #include <numbers>
@@ -18,6 +19,27 @@ float corr_dim(int64_t n_rot, int64_t n_ctx_orig, float n_turns, float base) {
   return float(n_rot) * std::log(float(n_ctx_orig) / (n_turns * 2.0f * std::numbers::pi_v<float>)) /
          (2.0f * std::log(base));
 }
+
+// Rotates pair i of one head by (cs[2i], cs[2i+1]) = (cos, sin); dims n_rot..head_dim pass
+// through. One loop per style so each vectorises: Normal rotates neighbours (x[2i], x[2i+1]),
+// NeoX the two halves (x[i], x[i + half]).
+void rotate_head(float* v, const float* cs, int64_t half, RopeStyle style) {
+  if (style == RopeStyle::Neox) {
+    for (int64_t i = 0; i < half; ++i) {
+      const float c = cs[2 * i], s = cs[2 * i + 1];
+      const float x0 = v[i], x1 = v[i + half];
+      v[i] = x0 * c - x1 * s;
+      v[i + half] = x0 * s + x1 * c;
+    }
+  } else {
+    for (int64_t i = 0; i < half; ++i) {
+      const float c = cs[2 * i], s = cs[2 * i + 1];
+      const float x0 = v[2 * i], x1 = v[2 * i + 1];
+      v[2 * i] = x0 * c - x1 * s;
+      v[2 * i + 1] = x0 * s + x1 * c;
+    }
+  }
+}
 }  // namespace
 
 YarnCorrDims yarn_corr_dims(int64_t n_rot, int64_t n_ctx_orig, float freq_base, float beta_fast,
@@ -32,10 +54,10 @@ YarnCorrDims yarn_corr_dims(int64_t n_rot, int64_t n_ctx_orig, float freq_base, 
 void rope_yarn(float* x, int64_t n_heads, int64_t head_dim, int64_t head_stride, int64_t pos,
                const YarnParams& p) {
   if (p.n_rot <= 0 || p.n_rot % 2 != 0 || p.n_rot > head_dim)
-    throw Error("rope_yarn: n_rot " + std::to_string(p.n_rot) + " must be even and within head_dim " +
+    throw Error("rope: n_rot " + std::to_string(p.n_rot) + " must be even and within head_dim " +
                 std::to_string(head_dim));
   if (p.ext_factor != 0.0f && p.n_ctx_orig <= 0)
-    throw Error("rope_yarn: YaRN needs the original context length");
+    throw Error("rope: YaRN needs the original context length");
   const int64_t half = p.n_rot / 2;
   const YarnCorrDims corr = p.ext_factor != 0.0f
                                 ? yarn_corr_dims(p.n_rot, p.n_ctx_orig, p.freq_base, p.beta_fast, p.beta_slow)
@@ -59,17 +81,18 @@ void rope_yarn(float* x, int64_t n_heads, int64_t head_dim, int64_t head_stride,
     cs[size_t(2 * i)] = float(std::cos(theta)) * mscale;
     cs[size_t(2 * i + 1)] = float(std::sin(theta)) * mscale;
   }
-  for (int64_t h = 0; h < n_heads; ++h) {
-    float* v = x + h * head_stride;
-    for (int64_t i = 0; i < half; ++i) {
-      const int64_t a = p.style == RopeStyle::Normal ? 2 * i : i;
-      const int64_t b = p.style == RopeStyle::Normal ? 2 * i + 1 : i + half;
-      const float c = cs[size_t(2 * i)], s = cs[size_t(2 * i + 1)];
-      const float x0 = v[a], x1 = v[b];
-      v[a] = x0 * c - x1 * s;
-      v[b] = x0 * s + x1 * c;
-    }
-  }
+  for (int64_t h = 0; h < n_heads; ++h) rotate_head(x + h * head_stride, cs.data(), half, p.style);
+}
+
+void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t head_stride, int64_t pos,
+          const RopeParams& p) {
+  YarnParams y;
+  y.n_rot = p.n_rot;
+  y.freq_base = p.freq_base;
+  y.freq_scale = p.freq_scale;
+  y.freq_factors = p.freq_factors;
+  y.style = p.style;
+  rope_yarn(x, n_heads, head_dim, head_stride, pos, y);
 }
 
 }  // namespace inhouse::tensor

@@ -1,10 +1,12 @@
 // tensor — owns the numeric kernels the models run on: half-float conversions, dequantisation
 // of GGUF block formats to float rows, dot products of quantised weight rows with activations,
-// a matmul that reads weights straight from the mapped file, a small thread pool, and the float
-// ops transformer layers need (norms, RoPE, softmax, activations, one attention head).
+// a matmul that reads weights straight from the mapped file (SIMD kernels with run-time
+// dispatch, batch-invariant results), a small thread pool, and the float ops transformer layers
+// need (norms, RoPE, softmax, activations, one attention head).
 // Knows nothing about models: callers pass pointers, sizes and tensor types.
 #pragma once
 
+#include <atomic>
 #include <bit>
 #include <condition_variable>
 #include <cstddef>
@@ -78,6 +80,8 @@ void dequantize_act_row(ActFormat f, const void* src, float* dst, int64_t n);
 
 // Weight row (n elements of type t) · activation row (n elements in act_format(t)).
 float vec_dot(TensorType t, const void* row, const void* act, int64_t n);
+// The portable scalar kernels the SIMD ones are tested against (same inputs as vec_dot).
+float vec_dot_scalar(TensorType t, const void* row, const void* act, int64_t n);
 // Reference: both sides dequantised to float, multiplied and summed in double.
 double vec_dot_ref(TensorType t, const void* row, const float* x, int64_t n);
 
@@ -85,12 +89,26 @@ double vec_dot_ref(TensorType t, const void* row, const float* x, int64_t n);
 float dot_f32(const float* a, const float* b, int64_t n);
 void axpy(float* y, const float* x, float a, int64_t n);  // y += a * x
 
+// ---- SIMD dispatch ---------------------------------------------------------------------------
+
+// vec_dot and matmul run kernels compiled for several instruction sets (AVX-512 with VNNI,
+// AVX-512, AVX2, SSE4, NEON, portable 128-bit emulation); the best one this CPU runs is picked
+// at first use. simd_targets() lists those compiled and runnable here, best first;
+// set_simd_target forces one of them ("" restores the best). For tests and benchmarks only:
+// not thread-safe; throws Error for a name not in simd_targets(). The environment variable
+// INHOUSE_SIMD_TARGET=<name> forces one for a whole process (e.g. SCALAR for A/B runs).
+std::vector<std::string> simd_targets();
+std::string simd_target();  // the one in use
+void set_simd_target(std::string_view name);
+
 // ---- threads ---------------------------------------------------------------------------------
 
 // A fixed set of worker threads. parallel_for splits [0, n) into contiguous chunks, one per
 // thread (the caller runs one of them), and returns when all are done. Not re-entrant: one
 // parallel_for at a time; fn must not call back into the pool and must not throw (an exception
 // on a worker thread ends the program), so validate inputs before the parallel part.
+// Between jobs, workers (and the caller waiting for them) spin for a few microseconds before
+// sleeping: a decode step runs hundreds of short jobs, and a futex wake-up costs more than one.
 class ThreadPool {
  public:
   explicit ThreadPool(int n_threads = 1);  // n_threads <= 0: hardware concurrency
@@ -110,9 +128,9 @@ class ThreadPool {
   const std::function<void(int64_t, int64_t)>* job_ = nullptr;
   int64_t job_n_ = 0;
   int job_chunks_ = 0;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stop_ = false;
+  std::atomic<uint64_t> generation_{0};  // bumped under mutex_ for each job
+  std::atomic<int> pending_{0};          // workers still running the current job
+  std::atomic<bool> stop_{false};
 };
 
 // ---- matmul ----------------------------------------------------------------------------------
@@ -156,6 +174,7 @@ struct RopeParams {
   RopeStyle style = RopeStyle::Normal;
 };
 // Rotates n_heads heads of head_dim floats, head_stride apart, for position pos, in place.
+// Same as rope_yarn with ext_factor 0 and attn_factor 1 (one implementation, rope_yarn.cpp).
 void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t head_stride, int64_t pos,
           const RopeParams& p);
 
@@ -201,5 +220,41 @@ YarnCorrDims yarn_corr_dims(int64_t n_rot, int64_t n_ctx_orig, float freq_base, 
 // Rotates n_heads heads of head_dim floats, head_stride apart, for position pos, in place.
 void rope_yarn(float* x, int64_t n_heads, int64_t head_dim, int64_t head_stride, int64_t pos,
                const YarnParams& p);
+
+}  // namespace inhouse::tensor
+
+// ---- attention over a KV cache (attention.cpp) ----------------------------------------------
+
+namespace inhouse::tensor {
+
+// A KV cache row type: F16 (llama.cpp's default, half the memory) or F32.
+bool is_kv_type(TensorType t);
+// n floats -> one cache row of type t (F16: round to nearest even).
+void store_kv_row(TensorType t, const float* x, void* dst, int64_t n);
+
+// One query head against n_kv cached positions, out = softmax(scale * q·K) · V (head_dim_v
+// floats), rounded as ggml's non-flash attention: with F16 keys/values, q is rounded to f16 for
+// the key dots and the probabilities are rounded to f16 for the value-weighted sum; sums and the
+// softmax stay in f32. With F32 nothing is rounded. Key row i starts i * k_stride elements after
+// k, value row i i * v_stride after v (keys and values may share rows, as MLA's latent does).
+// scratch needs attention_scratch_floats(n_kv, head_dim_k) floats. Each call depends only on its
+// own inputs, so results do not change with batching.
+int64_t attention_scratch_floats(int64_t n_kv, int64_t head_dim_k);
+void cached_attention_head(TensorType kv_type, const float* q, const void* k, int64_t k_stride,
+                           const void* v, int64_t v_stride, int64_t n_kv, int64_t head_dim_k,
+                           int64_t head_dim_v, float scale, float* out, float* scratch);
+
+}  // namespace inhouse::tensor
+
+// ---- weight quantisation (quantize.cpp; owned by the quantize/synth tools) -------------------
+
+namespace inhouse::tensor {
+
+// Types quantize_row can write: f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q4_K, q5_K, q6_K.
+bool can_quantize(TensorType t);
+// n floats -> n elements of type t at dst (row_bytes(t, n) bytes), block for block as ggml's
+// reference quantisers write them. Throws Error for a type it cannot write or when n is not a
+// multiple of the block size.
+void quantize_row(TensorType t, const float* src, void* dst, int64_t n);
 
 }  // namespace inhouse::tensor

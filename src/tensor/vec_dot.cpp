@@ -1,12 +1,15 @@
 // tensor/vec_dot.cpp — owns the dot products of one weight row with one activation row: the
 // activation quantisers (Q8_0 for the 32-element block types, Q8_K for the k-quants, as ggml's
 // vec_dot_type) and one kernel per weight type. Kernels unpack a block's quants to int8 and
-// take integer dot products, which compilers vectorise; the float reference is vec_dot_ref.
+// take integer dot products; these portable scalar kernels (vec_dot_scalar) are the reference
+// the SIMD kernels (kernels_simd.cpp) are tested against, and the fallback for types without
+// a SIMD kernel. vec_dot dispatches to the SIMD ones; the float reference is vec_dot_ref.
 #include <cmath>
 #include <cstring>
 #include <vector>
 
 #include "tensor/blocks.h"
+#include "tensor/kernels_internal.h"
 #include "tensor/tensor.h"
 
 namespace inhouse::tensor {
@@ -25,7 +28,7 @@ static float reduce_lanes(const float* acc) {
   return s;
 }
 
-float dot_f32(const float* a, const float* b, int64_t n) {
+float simd::ref::dot_f32(const float* a, const float* b, int64_t n) {
   float acc[kLanes] = {};
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes)
@@ -35,9 +38,12 @@ float dot_f32(const float* a, const float* b, int64_t n) {
   return s;
 }
 
-void axpy(float* y, const float* x, float a, int64_t n) {
+void simd::ref::axpy(float* y, const float* x, float a, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
+
+float dot_f32(const float* a, const float* b, int64_t n) { return simd::dot_f32(a, b, n); }
+void axpy(float* y, const float* x, float a, int64_t n) { simd::axpy(y, x, a, n); }
 
 template <float (*Convert)(uint16_t)>
 static float dot_half(const uint16_t* w, const float* x, int64_t n) {
@@ -64,10 +70,14 @@ static float quantize_block(const float* x, int8_t* q, int n) {
 
 static void quantize_q8_0(const float* x, ActQ8_0* y, int64_t nb) {
   for (int64_t b = 0; b < nb; ++b, x += kQK) {
-    y[b].d = quantize_block(x, y[b].qs, kQK);
+    // Scale and sum stored rounded to f16 as ggml's block_q8_0 / block_q8_1 do, the sum made
+    // from the exact scale (the quants use it too), so results track llama.cpp's to within its
+    // own rounding.
+    const float d = quantize_block(x, y[b].qs, kQK);
+    y[b].d = fp16_to_fp32(fp32_to_fp16(d));
     int sum = 0;
     for (int j = 0; j < kQK; ++j) sum += y[b].qs[j];
-    y[b].sum = y[b].d * float(sum);
+    y[b].sum = fp16_to_fp32(fp32_to_fp16(d * float(sum)));
   }
 }
 
@@ -249,6 +259,11 @@ static float dot_q6_k(const Q6_K* w, const ActQ8_K* a, int64_t nb) {
 }
 
 float vec_dot(TensorType t, const void* row, const void* act, int64_t n) {
+  row_bytes(t, n);  // throws for an unsupported type or a partial block
+  return simd::vec_dot(t, row, act, n);
+}
+
+float vec_dot_scalar(TensorType t, const void* row, const void* act, int64_t n) {
   row_bytes(t, n);  // throws for an unsupported type or a partial block
   const auto* x = static_cast<const float*>(act);
   const auto* a0 = static_cast<const ActQ8_0*>(act);

@@ -1,0 +1,42 @@
+// tensor/kernels_internal.h (private to tensor) — the entry points of the SIMD kernels in
+// kernels_simd.cpp, which are compiled once per instruction set and dispatched at run time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "tensor/tensor.h"
+
+namespace inhouse::tensor::simd {
+
+// Weight row · activation row, as vec_dot (types without a SIMD kernel use vec_dot_scalar).
+float vec_dot(TensorType t, const void* row, const void* act, int64_t n);
+
+// y[b * n_out + o] = W[o] · act[b] for o in [o0, o1), b < n_batch. act holds n_batch rows of
+// act_bytes in act_format(w.type). The result of each (o, b) is computed by the same operations
+// whatever n_batch, [o0, o1) or b's place in the batch are (batch invariance).
+void matmul_rows(const Matrix& w, int64_t o0, int64_t o1, const uint8_t* act, size_t act_bytes,
+                 int64_t n_batch, float* y);
+
+// Float row operations behind tensor.h's silu, mul, add, axpy, dot_f32, rms_norm and softmax
+// (same contracts). Highway vectors on every target but SCALAR, which runs the ref loops.
+void silu(float* x, int64_t n);
+void mul(float* y, const float* x, int64_t n);
+void add(float* y, const float* x, int64_t n);
+void axpy(float* y, const float* x, float a, int64_t n);
+float dot_f32(const float* a, const float* b, int64_t n);
+void rms_norm(const float* x, const float* weight, float* out, int64_t n, float eps);
+void softmax(float* x, int64_t n);
+
+// The plain loops (ops.cpp, vec_dot.cpp): the reference the SIMD versions are tested against.
+namespace ref {
+void silu(float* x, int64_t n);
+void mul(float* y, const float* x, int64_t n);
+void add(float* y, const float* x, int64_t n);
+void axpy(float* y, const float* x, float a, int64_t n);
+float dot_f32(const float* a, const float* b, int64_t n);
+void rms_norm(const float* x, const float* weight, float* out, int64_t n, float eps);
+void softmax(float* x, int64_t n);
+}  // namespace ref
+
+}  // namespace inhouse::tensor::simd

@@ -1,0 +1,160 @@
+// The SIMD float row operations (silu, mul, add, axpy, dot_f32, rms_norm, softmax) of every
+// compiled target this CPU runs against the SCALAR target's reference loops, on sizes that are
+// not multiples of any vector width, and on extreme inputs.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "tensor/tensor.h"
+#include "tensor_test_util.h"
+
+namespace inhouse::tensor {
+namespace {
+
+using testing::random_floats;
+
+struct TargetGuard {
+  ~TargetGuard() { set_simd_target(""); }
+};
+
+constexpr int64_t kSizes[] = {1, 3, 7, 15, 16, 17, 31, 33, 64, 100, 1536, 8960 + 5};
+
+// Runs op (which writes `out`) on SCALAR and on every other target; outputs must agree to a
+// few float ulps relative to the row's magnitude.
+template <class Op>
+void expect_targets_agree(const char* what, Op op, double rel = 2e-6) {
+  TargetGuard guard;
+  for (int64_t n : kSizes) {
+    set_simd_target("SCALAR");
+    const std::vector<float> want = op(n);
+    double scale = 1e-30;
+    for (float v : want) scale = std::max(scale, double(std::fabs(v)));
+    for (const auto& target : simd_targets()) {
+      set_simd_target(target);
+      const std::vector<float> got = op(n);
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t i = 0; i < got.size(); ++i)
+        ASSERT_NEAR(got[i], want[i], rel * scale + 1e-6 * std::fabs(want[i]))
+            << what << " " << target << " n=" << n << " i=" << i;
+    }
+  }
+}
+
+std::vector<float> inputs(int64_t n, uint32_t seed, float scale = 4.0f) {
+  std::mt19937 rng(seed + uint32_t(n));
+  return random_floats(size_t(n), rng, scale);
+}
+
+TEST(SimdOps, SiluMatchesScalar) {
+  expect_targets_agree("silu", [](int64_t n) {
+    auto x = inputs(n, 1, 10.0f);
+    silu(x.data(), n);
+    return x;
+  });
+}
+
+TEST(SimdOps, SiluHandlesExtremeInputs) {
+  TargetGuard guard;
+  for (const auto& target : simd_targets()) {
+    set_simd_target(target);
+    std::vector<float> x(37, -200.0f);
+    for (size_t i = 0; i < x.size(); i += 2) x[i] = 200.0f;
+    silu(x.data(), int64_t(x.size()));
+    for (size_t i = 0; i < x.size(); ++i) {
+      ASSERT_TRUE(std::isfinite(x[i])) << target << " i=" << i;
+      EXPECT_NEAR(x[i], i % 2 == 0 ? 200.0f : 0.0f, 1e-4) << target << " i=" << i;
+    }
+  }
+}
+
+// Rows of a flattened batch must equal the rows alone whatever the vector width: an element's
+// result may not depend on whether it falls in a full vector or the tail.
+TEST(SimdOps, ElementwiseResultsDoNotDependOnPosition) {
+  TargetGuard guard;
+  for (const auto& target : simd_targets()) {
+    set_simd_target(target);
+    const auto x = inputs(64, 20, 8.0f), v = inputs(64, 21);
+    for (int64_t offset : {0, 1, 5, 13}) {
+      auto a = x, b = x;
+      silu(a.data(), 64);
+      silu(b.data() + offset, 64 - offset);
+      auto ya = v, yb = v;
+      axpy(ya.data(), x.data(), 0.3f, 64);
+      axpy(yb.data() + offset, x.data() + offset, 0.3f, 64 - offset);
+      for (int64_t i = offset; i < 64; ++i) {
+        ASSERT_EQ(a[size_t(i)], b[size_t(i)]) << target << " silu offset " << offset << " i=" << i;
+        ASSERT_EQ(ya[size_t(i)], yb[size_t(i)]) << target << " axpy offset " << offset << " i=" << i;
+      }
+    }
+  }
+}
+
+TEST(SimdOps, MulAddAxpyMatchScalar) {
+  expect_targets_agree("mul", [](int64_t n) {
+    auto y = inputs(n, 2), x = inputs(n, 3);
+    mul(y.data(), x.data(), n);
+    return y;
+  });
+  expect_targets_agree("add", [](int64_t n) {
+    auto y = inputs(n, 4), x = inputs(n, 5);
+    add(y.data(), x.data(), n);
+    return y;
+  });
+  expect_targets_agree("axpy", [](int64_t n) {
+    auto y = inputs(n, 6), x = inputs(n, 7);
+    axpy(y.data(), x.data(), -0.75f, n);
+    return y;
+  });
+}
+
+TEST(SimdOps, DotF32MatchesScalar) {
+  expect_targets_agree(
+      "dot_f32",
+      [](int64_t n) {
+        const auto a = inputs(n, 8), b = inputs(n, 9);
+        // Relative to Σ|a·b| (the sum itself may cancel).
+        double mag = 0;
+        for (int64_t i = 0; i < n; ++i) mag += std::fabs(double(a[size_t(i)]) * b[size_t(i)]);
+        return std::vector<float>{dot_f32(a.data(), b.data(), n), float(mag)};
+      },
+      1e-6);
+}
+
+TEST(SimdOps, RmsNormMatchesScalarWithAndWithoutWeight) {
+  for (bool weighted : {false, true}) {
+    expect_targets_agree("rms_norm", [weighted](int64_t n) {
+      const auto x = inputs(n, 10), w = inputs(n, 11);
+      std::vector<float> out(x.size());
+      rms_norm(x.data(), weighted ? w.data() : nullptr, out.data(), n, 1e-6f);
+      return out;
+    });
+  }
+  // In place (out aliases x).
+  expect_targets_agree("rms_norm in place", [](int64_t n) {
+    auto x = inputs(n, 12);
+    rms_norm(x.data(), nullptr, x.data(), n, 1e-6f);
+    return x;
+  });
+}
+
+TEST(SimdOps, SoftmaxMatchesScalarAndSumsToOne) {
+  expect_targets_agree("softmax", [](int64_t n) {
+    auto x = inputs(n, 13, 20.0f);
+    x[0] += 1000.0f;  // large values: the max must be subtracted
+    softmax(x.data(), n);
+    return x;
+  });
+  TargetGuard guard;
+  for (const auto& target : simd_targets()) {
+    set_simd_target(target);
+    auto x = inputs(1001, 14, 30.0f);
+    softmax(x.data(), 1001);
+    double sum = 0;
+    for (float v : x) sum += v;
+    EXPECT_NEAR(sum, 1.0, 1e-5) << target;
+  }
+}
+
+}  // namespace
+}  // namespace inhouse::tensor
