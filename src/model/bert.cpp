@@ -159,12 +159,14 @@ std::vector<float> Encoder::Impl::hidden(std::span<const int32_t> tokens) {
     add_bias(k.data(), n, L.bk);
     add_bias(v.data(), n, L.bv);
     pool.parallel_for(n * hp.n_head, [&](int64_t begin, int64_t end) {
-      std::vector<float> scores(static_cast<size_t>(n));
+      std::vector<float> scratch(static_cast<size_t>(tensor::attention_scratch_floats(n, hd)));
       for (int64_t i = begin; i < end; ++i) {
         const int64_t t = i / hp.n_head, h = i % hp.n_head;
         const int64_t n_kv = hp.causal ? t + 1 : n;
-        tensor::attention_head(q.data() + t * d + h * hd, k.data() + h * hd, d, v.data() + h * hd, d,
-                               n_kv, hd, hd, scale, attn.data() + t * d + h * hd, scores.data());
+        // Keys and values stay f32 (an encoder keeps no cache), as llama.cpp's BERT graph.
+        tensor::cached_attention_head(tensor::TensorType::F32, q.data() + t * d + h * hd,
+                                      k.data() + h * hd, d, v.data() + h * hd, d, n_kv, hd, hd,
+                                      scale, attn.data() + t * d + h * hd, scratch.data());
       }
     });
     tensor::matmul(L.wo, attn.data(), n, tmp.data(), pool);

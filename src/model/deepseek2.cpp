@@ -13,16 +13,22 @@
 //   k_pe = rope(Wkv_a · x)[kv_lora:]            (one rope key shared by all heads)
 //   head h: k = [W_k^h c, k_pe],  v = W_v^h c   (W_k^h, W_v^h: blocks of attn_kv_b)
 //   q = Wq_b · rmsnorm(Wq_a · x)  (or Wq · x),  head h: q = [q_nope, rope(q_pe)]
-// so q·k = (W_k^h^T q_nope)·c + q_pe·k_pe. We cache only [c, k_pe] per position and move the
-// per-head matrices to the query side ("absorption"): attention runs over the latent like
-// multi-query attention of width kv_lora + rope, and W_v^h is applied after the weighted sum.
-// For DeepSeek-V3 (61 layers, 128 heads, kv_lora 512, rope 64, nope 128, v 128) a position costs
-// 61 x 576 cached floats instead of 61 x 128 x (192 + 128) for full per-head K/V: 71x less.
+// Two cache layouts (MlaCache in model.h), chosen per cache:
+//  - Latent: q·k = (W_k^h^T q_nope)·c + q_pe·k_pe, so we cache only [c, k_pe] per position and
+//    move the per-head matrices to the query side ("absorption"): attention runs over the latent
+//    like multi-query attention of width kv_lora + rope, and W_v^h is applied after the weighted
+//    sum. For DeepSeek-V3 (61 layers, 128 heads, kv_lora 512, rope 64, nope 128, v 128) a
+//    position costs 61 x 576 cached values instead of 61 x 128 x (192 + 128): 71x less.
+//  - Expanded: each token's per-head K and V are computed once (attn_kv_b · c through the
+//    ordinary quantised matmul), cached, and attended to as plain multi-head attention. This is
+//    what llama.cpp did until it adopted MLA, and its rounding points are the golden files'.
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <functional>
 #include <limits>
 #include <numeric>
+#include <span>
 
 #include "model/model_internal.h"
 
@@ -63,6 +69,7 @@ struct Layer {
   // transpose (kv_lora rows of n_nope, from attn_k_b in files converted for MLA).
   std::vector<Matrix> wk, wk_t;
   std::vector<Matrix> wv;  // per head: W_v^h, n_v rows of kv_lora
+  Matrix wkv_b;            // all heads' [W_k^h; W_v^h] (only with wk, not with wk_t)
   Matrix wo;
 
   bool moe = false;
@@ -73,44 +80,12 @@ struct Layer {
   Ffn shared;                // n_ff == 0 when the model has no shared experts
 };
 
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::string out = "[";
-  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + "]";
-}
-
 // n consecutive rows of m as a matrix of their own (a head's block of a fused projection).
 Matrix rows_of(const Matrix& m, int64_t first, int64_t n) {
   Matrix r = m;
   r.data = m.row(first);
   r.n_out = n;
   return r;
-}
-
-// A 3-D weight [n_in, n_out, n_stack] (experts, or per-head blocks) as n_stack matrices viewed
-// in place: matrix e starts e * n_out rows into the data.
-std::vector<Matrix> stacked_matrices(const gguf::GgufFile& file, const std::string& name,
-                                     int64_t n_in, int64_t n_out, int64_t n_stack) {
-  const gguf::TensorInfo* t = file.find_tensor(name);
-  if (!t) throw Error("model file is missing the tensor '" + name + "' (needed by deepseek2)");
-  auto trim = [](std::vector<int64_t> s) {
-    while (s.size() > 1 && s.back() == 1) s.pop_back();
-    return s;
-  };
-  const std::vector<int64_t> want = {n_in, n_out, n_stack};
-  if (trim(t->shape) != trim(want))
-    throw Error("tensor '" + name + "' has shape " + shape_str(t->shape) + ", expected " +
-                shape_str(want) + " from the model's hyper-parameters");
-  Matrix m;
-  try {
-    tensor::check_supported(t->type, "tensor '" + name + "'");
-    m = {t->type, t->data, n_in, n_out, tensor::row_bytes(t->type, n_in)};
-  } catch (const tensor::Error& e) {
-    throw Error("tensor '" + name + "': " + e.what());
-  }
-  std::vector<Matrix> out;
-  for (int64_t e = 0; e < n_stack; ++e) out.push_back(rows_of(m, e * n_out, n_out));
-  return out;
 }
 
 bool get_bool(const gguf::GgufFile& file, const KeyReader& keys, std::string_view suffix) {
@@ -216,23 +191,42 @@ Ffn load_ffn(const WeightLoader& w, const std::string& p, const std::string& suf
 class Deepseek2 final : public Architecture {
  public:
   Deepseek2(const gguf::GgufFile& file, const Hparams& hp, Config cfg);
-  KvCache new_cache(int64_t n_ctx) const override {
-    // One row per position: the normalised latent and the roped shared key. No values: they
-    // are rebuilt from the latent.
-    return KvCache(hp_.n_layer, n_ctx, cfg_.kv_lora + cfg_.n_rope, 0);
+  KvCache new_cache(int64_t n_ctx, tensor::TensorType type, MlaCache mla) const override {
+    const int64_t H = hp_.n_head;
+    // Expanded: per head the full key and value. Latent: the normalised latent and the roped
+    // shared key, no values (they are rebuilt from the latent).
+    if (mla == MlaCache::Expanded)
+      return KvCache(hp_.n_layer, n_ctx, H * hp_.head_dim_k, H * cfg_.n_v, type);
+    return KvCache(hp_.n_layer, n_ctx, cfg_.kv_lora + cfg_.n_rope, 0, type);
   }
-  void forward(std::span<const int32_t> tokens, int64_t start, KvCache& cache,
-               tensor::ThreadPool& pool, bool last_only, float* logits) const override;
+  bool fits(const KvCache& c) const override {
+    if (c.n_layer() != hp_.n_layer) return false;
+    if (is_expanded(c))
+      return c.k_width() == hp_.n_head * hp_.head_dim_k && c.v_width() == hp_.n_head * cfg_.n_v;
+    return c.k_width() == cfg_.kv_lora + cfg_.n_rope;
+  }
+  void forward(const Batch& batch, tensor::ThreadPool& pool, float* logits) const override;
 
  private:
+  // The layouts differ in having value rows: the latent rebuilds values from the keys' rows.
+  static bool is_expanded(const KvCache& c) { return c.v_width() != 0; }
+
   void load_attention(const gguf::GgufFile& file, const WeightLoader& w, const std::string& p,
                       Layer& L) const;
-  void attention(int64_t il, const float* cur, int64_t n, int64_t start, KvCache& cache,
-                 tensor::ThreadPool& pool, float* out) const;
+  void attention(int64_t il, const float* cur, const Batch& batch, tensor::ThreadPool& pool,
+                 float* out) const;
+  void latent_attention(int64_t il, const float* q, const float* ckv, const Batch& batch,
+                        std::span<const int64_t> rows, tensor::ThreadPool& pool,
+                        float* heads) const;
+  void expanded_attention(int64_t il, const float* q, const float* ckv, const Batch& batch,
+                          std::span<const int64_t> rows, tensor::ThreadPool& pool,
+                          float* heads) const;
   void absorb_queries(const Layer& L, const float* q, int64_t n, float* qa,
                       tensor::ThreadPool& pool) const;
-  void expand_values(const Layer& L, const float* latent, int64_t n, float* attn,
-                     tensor::ThreadPool& pool) const;
+  void expand_values(const Layer& L, const float* latent, int64_t n,
+                     std::span<const int64_t> rows, float* heads, tensor::ThreadPool& pool) const;
+  void expand_keys_values(const Layer& L, const float* latent, int64_t n, float* kvb,
+                          tensor::ThreadPool& pool) const;
   void route(const Layer& L, const float* cur, int64_t n, std::vector<int32_t>& experts,
              std::vector<float>& weights, tensor::ThreadPool& pool) const;
   void limit_to_groups(float* sel) const;
@@ -265,9 +259,9 @@ Deepseek2::Deepseek2(const gguf::GgufFile& file, const Hparams& hp, Config cfg)
       L.router = w.matrix(p + "ffn_gate_inp.weight", d, cfg_.n_expert);
       L.router_bias = w.optional_vector(p + "exp_probs_b.bias", cfg_.n_expert);
       const int64_t e = cfg_.n_expert, f = cfg_.n_ff_exp;
-      const auto gate = stacked_matrices(file, p + "ffn_gate_exps.weight", d, f, e);
-      const auto up = stacked_matrices(file, p + "ffn_up_exps.weight", d, f, e);
-      const auto down = stacked_matrices(file, p + "ffn_down_exps.weight", f, d, e);
+      const auto gate = w.stacked_matrices(p + "ffn_gate_exps.weight", d, f, e);
+      const auto up = w.stacked_matrices(p + "ffn_up_exps.weight", d, f, e);
+      const auto down = w.stacked_matrices(p + "ffn_down_exps.weight", f, d, e);
       for (int64_t i = 0; i < e; ++i) L.experts.push_back({gate[size_t(i)], up[size_t(i)], down[size_t(i)], f});
       if (cfg_.n_expert_shared > 0) L.shared = load_ffn(w, p, "_shexp", d, f * cfg_.n_expert_shared);
     }
@@ -291,14 +285,14 @@ void Deepseek2::load_attention(const gguf::GgufFile& file, const WeightLoader& w
   L.kv_a_norm = w.vector(p + "attn_kv_a_norm.weight", kv);
   if (file.find_tensor(p + "attn_kv_b.weight")) {
     // Head h's rows: n_nope of W_k^h, then n_v of W_v^h.
-    const Matrix kvb = w.matrix(p + "attn_kv_b.weight", kv, H * (nope + nv));
+    L.wkv_b = w.matrix(p + "attn_kv_b.weight", kv, H * (nope + nv));
     for (int64_t h = 0; h < H; ++h) {
-      L.wk.push_back(rows_of(kvb, h * (nope + nv), nope));
-      L.wv.push_back(rows_of(kvb, h * (nope + nv) + nope, nv));
+      L.wk.push_back(rows_of(L.wkv_b, h * (nope + nv), nope));
+      L.wv.push_back(rows_of(L.wkv_b, h * (nope + nv) + nope, nv));
     }
   } else if (file.find_tensor(p + "attn_k_b.weight") || file.find_tensor(p + "attn_v_b.weight")) {
-    L.wk_t = stacked_matrices(file, p + "attn_k_b.weight", nope, kv, H);
-    L.wv = stacked_matrices(file, p + "attn_v_b.weight", kv, nv, H);
+    L.wk_t = w.stacked_matrices(p + "attn_k_b.weight", nope, kv, H);
+    L.wv = w.stacked_matrices(p + "attn_v_b.weight", kv, nv, H);
   } else {
     throw Error("model file is missing the tensor '" + p + "attn_kv_b.weight' (or the split '" + p +
                 "attn_k_b.weight' and '" + p + "attn_v_b.weight'), needed by deepseek2");
@@ -323,17 +317,16 @@ void run_ffn(const Ffn& f, const float* x, int64_t m, float* y, tensor::ThreadPo
   tensor::matmul(f.down, gate.data(), m, y, pool);
 }
 
-void Deepseek2::forward(std::span<const int32_t> tokens, int64_t start, KvCache& cache,
-                        tensor::ThreadPool& pool, bool last_only, float* logits) const {
-  const int64_t n = int64_t(tokens.size()), d = hp_.n_embd;
+void Deepseek2::forward(const Batch& batch, tensor::ThreadPool& pool, float* logits) const {
+  const int64_t n = batch.size(), d = hp_.n_embd;
   std::vector<float> x(size_t(n * d)), cur(x.size()), tmp(x.size());
-  for (int64_t t = 0; t < n; ++t) token_embd_.get_row(tokens[size_t(t)], x.data() + t * d);
+  for (int64_t t = 0; t < n; ++t) token_embd_.get_row(batch.tokens[size_t(t)], x.data() + t * d);
 
   for (int64_t il = 0; il < hp_.n_layer; ++il) {
     const Layer& L = layers_[size_t(il)];
 
     rms_norm_rows(x.data(), cur.data(), n, L.attn_norm, hp_.norm_eps);
-    attention(il, cur.data(), n, start, cache, pool, tmp.data());
+    attention(il, cur.data(), batch, pool, tmp.data());
     tensor::add(x.data(), tmp.data(), n * d);
 
     rms_norm_rows(x.data(), cur.data(), n, L.ffn_norm, hp_.norm_eps);
@@ -342,17 +335,30 @@ void Deepseek2::forward(std::span<const int32_t> tokens, int64_t start, KvCache&
     tensor::add(x.data(), tmp.data(), n * d);
   }
 
-  const int64_t first = last_only ? n - 1 : 0, rows = n - first;
-  rms_norm_rows(x.data() + first * d, cur.data(), rows, output_norm_, hp_.norm_eps);
-  tensor::matmul(output_, cur.data(), rows, logits, pool);
+  batch_logits(batch, x.data(), d, output_norm_, hp_.norm_eps, output_, pool, logits);
 }
 
-// MLA for the n new tokens at positions start..start+n-1; writes Wo · heads to out (n x n_embd).
-void Deepseek2::attention(int64_t il, const float* cur, int64_t n, int64_t start, KvCache& cache,
+// y[t] = m^T x[t] for n rows: x rows hold m.n_out floats (x_stride apart), y rows get m.n_in
+// (y_stride apart). Each weight row is dequantised once and used for every row.
+void matmul_transposed(const Matrix& m, const float* x, int64_t x_stride, int64_t n, float* y,
+                       int64_t y_stride) {
+  std::vector<float> row(static_cast<size_t>(m.n_in));
+  for (int64_t t = 0; t < n; ++t) std::fill_n(y + t * y_stride, m.n_in, 0.0f);
+  for (int64_t i = 0; i < m.n_out; ++i) {
+    m.get_row(i, row.data());
+    for (int64_t t = 0; t < n; ++t)
+      tensor::axpy(y + t * y_stride, row.data(), x[t * x_stride + i], m.n_in);
+  }
+}
+
+// MLA for every row of the batch (row t at position pos[t] of its sequence); writes Wo · heads
+// to out (n x n_embd). Each row goes through its own cache's layout.
+void Deepseek2::attention(int64_t il, const float* cur, const Batch& batch,
                           tensor::ThreadPool& pool, float* out) const {
   const Layer& L = layers_[size_t(il)];
+  const int64_t n = batch.size();
   const int64_t H = hp_.n_head, dk = hp_.head_dim_k, nope = cfg_.n_nope, R = cfg_.n_rope;
-  const int64_t kv = cfg_.kv_lora, W = kv + R;  // cache row: [latent | rope key]
+  const int64_t kv = cfg_.kv_lora, W = kv + R;  // ckv row: [latent | rope key]
 
   // Queries: n x H x [nope | rope].
   std::vector<float> q(size_t(n * H * dk));
@@ -365,39 +371,132 @@ void Deepseek2::attention(int64_t il, const float* cur, int64_t n, int64_t start
     tensor::matmul(L.wq, cur, n, q.data(), pool);
   }
 
-  // Compressed keys/values: normalise the latent, rotate the shared key, store both.
+  // Compressed keys/values: normalise the latent, rotate the shared key and the queries.
   std::vector<float> ckv(size_t(n * W));
   tensor::matmul(L.wkv_a, cur, n, ckv.data(), pool);
   for (int64_t t = 0; t < n; ++t) {
-    const int64_t pos = start + t;
-    float* row = cache.k(il, pos);
-    tensor::rms_norm(ckv.data() + t * W, L.kv_a_norm.data(), row, kv, hp_.norm_eps);
-    std::copy_n(ckv.data() + t * W + kv, R, row + kv);
+    const int64_t pos = batch.pos[size_t(t)];
+    float* row = ckv.data() + t * W;
+    tensor::rms_norm(row, L.kv_a_norm.data(), row, kv, hp_.norm_eps);
     tensor::rope_yarn(row + kv, 1, R, R, pos, cfg_.rope);
     tensor::rope_yarn(q.data() + t * H * dk + nope, H, R, dk, pos, cfg_.rope);
   }
 
+  // Every head's output, n x H x n_v, from whichever layout each row's cache has.
+  std::vector<int64_t> latent_rows, expanded_rows;
+  for (int64_t t = 0; t < n; ++t)
+    (is_expanded(*batch.cache[size_t(t)]) ? expanded_rows : latent_rows).push_back(t);
+  std::vector<float> heads(size_t(n * H * cfg_.n_v));
+  if (!latent_rows.empty())
+    latent_attention(il, q.data(), ckv.data(), batch, latent_rows, pool, heads.data());
+  if (!expanded_rows.empty())
+    expanded_attention(il, q.data(), ckv.data(), batch, expanded_rows, pool, heads.data());
+  tensor::matmul(L.wo, heads.data(), n, out, pool);
+}
+
+// Latent layout for the given rows: cache [c | k_pe], attend in latent space. The projections
+// run over all n rows of the batch (a batch rarely mixes layouts; only the given rows are used).
+void Deepseek2::latent_attention(int64_t il, const float* q, const float* ckv, const Batch& batch,
+                                 std::span<const int64_t> rows, tensor::ThreadPool& pool,
+                                 float* heads) const {
+  const Layer& L = layers_[size_t(il)];
+  const int64_t n = batch.size();
+  const int64_t H = hp_.n_head, dk = hp_.head_dim_k, nope = cfg_.n_nope, R = cfg_.n_rope;
+  const int64_t kv = cfg_.kv_lora, W = kv + R;
+  for (int64_t t : rows) {
+    KvCache& cache = *batch.cache[size_t(t)];
+    tensor::store_kv_row(cache.type(), ckv + t * W, cache.k(il, batch.pos[size_t(t)]), W);
+  }
+
   // Queries in latent space, n x H x [W_k^h^T q_nope | q_pe], against cached [c | k_pe].
   std::vector<float> qa(size_t(n * H * W));
-  absorb_queries(L, q.data(), n, qa.data(), pool);
-  for (int64_t i = 0; i < n * H; ++i) std::copy_n(q.data() + i * dk + nope, R, qa.data() + i * W + kv);
+  absorb_queries(L, q, n, qa.data(), pool);
+  for (int64_t i = 0; i < n * H; ++i) std::copy_n(q + i * dk + nope, R, qa.data() + i * W + kv);
 
-  // Causal attention over the latent: token t sees positions 0..start+t. The weighted sum of
-  // latents comes out head-major (H x n x kv) for the per-head value projection.
+  // Causal attention over the latent: a row at position p sees positions 0..p of its sequence.
+  // The weighted sum of latents comes out head-major (H x n x kv) for the per-head value
+  // projection.
   std::vector<float> latent(size_t(H * n * kv));
-  const float* rows = cache.k(il, 0);
-  pool.parallel_for(n * H, [&](int64_t begin, int64_t end) {
-    std::vector<float> scores(size_t(start + n));
+  const int64_t scratch_size = tensor::attention_scratch_floats(batch.max_kv(), W);
+  pool.parallel_for(int64_t(rows.size()) * H, [&](int64_t begin, int64_t end) {
+    std::vector<float> scratch(static_cast<size_t>(scratch_size));
     for (int64_t i = begin; i < end; ++i) {
-      const int64_t t = i / H, h = i % H;
-      tensor::attention_head(qa.data() + i * W, rows, W, rows, W, start + t + 1, W, kv,
-                             cfg_.kq_scale, latent.data() + (h * n + t) * kv, scores.data());
+      const int64_t t = rows[size_t(i / H)], h = i % H;
+      const KvCache& cache = *batch.cache[size_t(t)];
+      const void* cached = cache.k(il, 0);
+      tensor::cached_attention_head(cache.type(), qa.data() + (t * H + h) * W, cached, W, cached, W,
+                                    batch.pos[size_t(t)] + 1, W, kv, cfg_.kq_scale,
+                                    latent.data() + (h * n + t) * kv, scratch.data());
     }
   });
+  expand_values(L, latent.data(), n, rows, heads, pool);
+}
 
-  std::vector<float> heads(size_t(n * H * cfg_.n_v));
-  expand_values(L, latent.data(), n, heads.data(), pool);
-  tensor::matmul(L.wo, heads.data(), n, out, pool);
+// Expanded layout for the given rows: cache each head's key [W_k^h c, k_pe] and value W_v^h c,
+// then plain multi-head attention, as llama.cpp's deepseek2 graph before MLA. (As in the latent
+// path, the projection runs over all n rows; only the given rows are stored and attended.)
+void Deepseek2::expanded_attention(int64_t il, const float* q, const float* ckv, const Batch& batch,
+                                   std::span<const int64_t> rows, tensor::ThreadPool& pool,
+                                   float* heads) const {
+  const Layer& L = layers_[size_t(il)];
+  const int64_t n = batch.size();
+  const int64_t H = hp_.n_head, dk = hp_.head_dim_k, nope = cfg_.n_nope, R = cfg_.n_rope;
+  const int64_t nv = cfg_.n_v, kv = cfg_.kv_lora, W = kv + R, kvb_w = nope + nv;
+
+  // n x H x [k_nope | v] from the normalised latents.
+  std::vector<float> latent(size_t(n * kv)), kvb(size_t(n * H * kvb_w));
+  for (int64_t t = 0; t < n; ++t) std::copy_n(ckv + t * W, kv, latent.data() + t * kv);
+  expand_keys_values(L, latent.data(), n, kvb.data(), pool);
+
+  // Store every row before attending: a row sees earlier rows of its sequence in this batch.
+  for (int64_t t : rows) {
+    KvCache& cache = *batch.cache[size_t(t)];
+    const int64_t pos = batch.pos[size_t(t)], eb = cache.element_bytes();
+    auto* k = static_cast<std::byte*>(cache.k(il, pos));
+    auto* v = static_cast<std::byte*>(cache.v(il, pos));
+    for (int64_t h = 0; h < H; ++h) {
+      const float* src = kvb.data() + (t * H + h) * kvb_w;
+      tensor::store_kv_row(cache.type(), src, k + h * dk * eb, nope);
+      tensor::store_kv_row(cache.type(), ckv + t * W + kv, k + (h * dk + nope) * eb, R);
+      tensor::store_kv_row(cache.type(), src + nope, v + h * nv * eb, nv);
+    }
+  }
+
+  const int64_t scratch_size = tensor::attention_scratch_floats(batch.max_kv(), dk);
+  pool.parallel_for(int64_t(rows.size()) * H, [&](int64_t begin, int64_t end) {
+    std::vector<float> scratch(static_cast<size_t>(scratch_size));
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t t = rows[size_t(i / H)], h = i % H;
+      const KvCache& cache = *batch.cache[size_t(t)];
+      const int64_t eb = cache.element_bytes();
+      const auto* keys = static_cast<const std::byte*>(cache.k(il, 0)) + h * dk * eb;
+      const auto* values = static_cast<const std::byte*>(cache.v(il, 0)) + h * nv * eb;
+      tensor::cached_attention_head(cache.type(), q + (t * H + h) * dk, keys, H * dk, values,
+                                    H * nv, batch.pos[size_t(t)] + 1, dk, nv, cfg_.kq_scale,
+                                    heads + (t * H + h) * nv, scratch.data());
+    }
+  });
+}
+
+// kvb[t][h] = [W_k^h c_t | W_v^h c_t] for n latents c (n x kv_lora).
+void Deepseek2::expand_keys_values(const Layer& L, const float* latent, int64_t n, float* kvb,
+                                   tensor::ThreadPool& pool) const {
+  if (L.wk_t.empty()) {  // attn_kv_b: one matmul, as llama.cpp (activations rounded alike)
+    tensor::matmul(L.wkv_b, latent, n, kvb, pool);
+    return;
+  }
+  // Split tensors hold W_k^h transposed: multiply by the transpose, head by head.
+  const int64_t H = hp_.n_head, nope = cfg_.n_nope, nv = cfg_.n_v, kv = cfg_.kv_lora;
+  const int64_t kvb_w = nope + nv;
+  pool.parallel_for(H, [&](int64_t h0, int64_t h1) {
+    for (int64_t h = h0; h < h1; ++h)
+      matmul_transposed(L.wk_t[size_t(h)], latent, kv, n, kvb + h * kvb_w, H * kvb_w);
+  });
+  std::vector<float> vh(size_t(n * nv));
+  for (int64_t h = 0; h < H; ++h) {
+    tensor::matmul(L.wv[size_t(h)], latent, n, vh.data(), pool);
+    for (int64_t t = 0; t < n; ++t) std::copy_n(vh.data() + t * nv, nv, kvb + (t * H + h) * kvb_w + nope);
+  }
 }
 
 // qa[t][h][0..kv) = W_k^h^T q_nope[t][h]: the query moved into latent space.
@@ -415,29 +514,23 @@ void Deepseek2::absorb_queries(const Layer& L, const float* q, int64_t n, float*
     }
     return;
   }
-  // attn_kv_b holds W_k^h row by row: sum its rows weighted by q_nope, each row dequantised once
-  // per call and used for every token.
+  // attn_kv_b holds W_k^h row by row: multiply by its transpose, head by head.
   pool.parallel_for(H, [&](int64_t h0, int64_t h1) {
-    std::vector<float> row(static_cast<size_t>(kv));
-    for (int64_t h = h0; h < h1; ++h) {
-      for (int64_t t = 0; t < n; ++t) std::fill_n(qa + (t * H + h) * W, kv, 0.0f);
-      for (int64_t i = 0; i < nope; ++i) {
-        L.wk[size_t(h)].get_row(i, row.data());
-        for (int64_t t = 0; t < n; ++t)
-          tensor::axpy(qa + (t * H + h) * W, row.data(), q[(t * H + h) * dk + i], kv);
-      }
-    }
+    for (int64_t h = h0; h < h1; ++h)
+      matmul_transposed(L.wk[size_t(h)], q + h * dk, H * dk, n, qa + h * W, H * W);
   });
 }
 
-// heads[t][h] = W_v^h latent[h][t]: each head's values, from its weighted latent.
-void Deepseek2::expand_values(const Layer& L, const float* latent, int64_t n, float* heads,
+// heads[t][h] = W_v^h latent[h][t] for the given rows: each head's values, from its weighted
+// latent (head-major, H x n x kv_lora).
+void Deepseek2::expand_values(const Layer& L, const float* latent, int64_t n,
+                              std::span<const int64_t> rows, float* heads,
                               tensor::ThreadPool& pool) const {
   const int64_t H = hp_.n_head, nv = cfg_.n_v, kv = cfg_.kv_lora;
   std::vector<float> vh(size_t(n * nv));
   for (int64_t h = 0; h < H; ++h) {
     tensor::matmul(L.wv[size_t(h)], latent + h * n * kv, n, vh.data(), pool);
-    for (int64_t t = 0; t < n; ++t) std::copy_n(vh.data() + t * nv, nv, heads + (t * H + h) * nv);
+    for (int64_t t : rows) std::copy_n(vh.data() + t * nv, nv, heads + (t * H + h) * nv);
   }
 }
 
@@ -572,9 +665,30 @@ Hparams read_deepseek2_hparams(const gguf::GgufFile& file, const std::string& ar
   return hp;
 }
 
+int64_t mla_cache_bytes_per_position(const Hparams& hp, MlaCache layout, tensor::TensorType kv_type) {
+  if (hp.kv_lora <= 0) throw Error("mla_cache_bytes_per_position: not an MLA (deepseek2) model");
+  if (!tensor::is_kv_type(kv_type))
+    throw Error("KV cache type " + std::string(gguf::tensor_type_name(kv_type)) + " is not supported (f16, f32)");
+  const int64_t element = kv_type == tensor::TensorType::F32 ? 4 : 2;
+  switch (layout) {
+    case MlaCache::Latent: return hp.n_layer * (hp.kv_lora + hp.n_rot) * element;
+    case MlaCache::Expanded: return hp.n_layer * hp.n_head * (hp.head_dim_k + hp.head_dim_v) * element;
+    case MlaCache::Auto: break;
+  }
+  throw Error("mla_cache_bytes_per_position: Auto is not a layout (choose_mla_cache resolves it)");
+}
+
+MlaCache choose_mla_cache(const Hparams& hp, MlaCache requested, int64_t n_ctx,
+                          tensor::TensorType kv_type, int64_t limit) {
+  if (requested != MlaCache::Auto) return requested;
+  const int64_t per_position = mla_cache_bytes_per_position(hp, MlaCache::Expanded, kv_type);
+  return n_ctx <= limit / per_position ? MlaCache::Expanded : MlaCache::Latent;
+}
+
 std::unique_ptr<Architecture> load_deepseek2(const gguf::GgufFile& file, Hparams& hp) {
   Config cfg = read_config(file, hp);
   hp.attn_scale = cfg.kq_scale;
+  hp.kv_lora = cfg.kv_lora;
   return std::make_unique<Deepseek2>(file, hp, std::move(cfg));
 }
 

@@ -24,15 +24,19 @@ struct Layer {
 class Llama final : public Architecture {
  public:
   Llama(const gguf::GgufFile& file, const Hparams& hp);
-  KvCache new_cache(int64_t n_ctx) const override {
-    return KvCache(hp_.n_layer, n_ctx, hp_.n_head_kv * hp_.head_dim_k, hp_.n_head_kv * hp_.head_dim_v);
+  KvCache new_cache(int64_t n_ctx, tensor::TensorType type, MlaCache) const override {
+    return KvCache(hp_.n_layer, n_ctx, hp_.n_head_kv * hp_.head_dim_k,
+                   hp_.n_head_kv * hp_.head_dim_v, type);
   }
-  void forward(std::span<const int32_t> tokens, int64_t start, KvCache& cache,
-               tensor::ThreadPool& pool, bool last_only, float* logits) const override;
+  bool fits(const KvCache& c) const override {
+    return c.n_layer() == hp_.n_layer && c.k_width() == hp_.n_head_kv * hp_.head_dim_k &&
+           c.v_width() == hp_.n_head_kv * hp_.head_dim_v;
+  }
+  void forward(const Batch& batch, tensor::ThreadPool& pool, float* logits) const override;
 
  private:
-  void attention(int64_t layer, int64_t n, int64_t start, const float* q, KvCache& cache,
-                 tensor::ThreadPool& pool, float* out) const;
+  void attention(int64_t layer, const Batch& batch, const float* q, tensor::ThreadPool& pool,
+                 float* out) const;
 
   Hparams hp_;
   Matrix token_embd_, output_;
@@ -90,11 +94,10 @@ void rms_norm_rows(const float* x, float* out, int64_t rows, const std::vector<f
     tensor::rms_norm(x + r * width, weight.data(), out + r * width, width, eps);
 }
 
-void Llama::forward(std::span<const int32_t> tokens, int64_t start, KvCache& cache,
-                    tensor::ThreadPool& pool, bool last_only, float* logits) const {
-  const int64_t n = int64_t(tokens.size()), d = hp_.n_embd;
+void Llama::forward(const Batch& batch, tensor::ThreadPool& pool, float* logits) const {
+  const int64_t n = batch.size(), d = hp_.n_embd;
   const int64_t q_width = hp_.n_head * hp_.head_dim_k, o_width = hp_.n_head * hp_.head_dim_v;
-  const int64_t k_width = cache.k_width(), v_width = cache.v_width();
+  const int64_t k_width = hp_.n_head_kv * hp_.head_dim_k, v_width = hp_.n_head_kv * hp_.head_dim_v;
   std::vector<float> x(size_t(n * d)), cur(x.size()), tmp(x.size());
   std::vector<float> q(size_t(n * q_width)), k(size_t(n * k_width)), v(size_t(n * v_width));
   std::vector<float> attn(size_t(n * o_width));
@@ -108,12 +111,13 @@ void Llama::forward(std::span<const int32_t> tokens, int64_t start, KvCache& cac
   rope.style = hp_.rope_style;
 
   // Token embeddings: one row of token_embd per token, dequantised from the file.
-  for (int64_t t = 0; t < n; ++t) token_embd_.get_row(tokens[size_t(t)], x.data() + t * d);
+  for (int64_t t = 0; t < n; ++t) token_embd_.get_row(batch.tokens[size_t(t)], x.data() + t * d);
 
   for (int64_t il = 0; il < hp_.n_layer; ++il) {
     const Layer& L = layers_[size_t(il)];
 
-    // Attention: project, rotate by position, append to the cache, attend, project back.
+    // Attention: project, rotate by position, append to each sequence's cache,
+    // attend within the sequence, project back.
     rms_norm_rows(x.data(), cur.data(), n, L.attn_norm, hp_.norm_eps);
     tensor::matmul(L.wq, cur.data(), n, q.data(), pool);
     tensor::matmul(L.wk, cur.data(), n, k.data(), pool);
@@ -122,12 +126,14 @@ void Llama::forward(std::span<const int32_t> tokens, int64_t start, KvCache& cac
     add_bias(k.data(), n, L.bk);
     add_bias(v.data(), n, L.bv);
     for (int64_t t = 0; t < n; ++t) {
-      tensor::rope(q.data() + t * q_width, hp_.n_head, hp_.head_dim_k, hp_.head_dim_k, start + t, rope);
-      tensor::rope(k.data() + t * k_width, hp_.n_head_kv, hp_.head_dim_k, hp_.head_dim_k, start + t, rope);
-      std::copy_n(k.data() + t * k_width, k_width, cache.k(il, start + t));
-      std::copy_n(v.data() + t * v_width, v_width, cache.v(il, start + t));
+      const int64_t pos = batch.pos[size_t(t)];
+      KvCache& cache = *batch.cache[size_t(t)];
+      tensor::rope(q.data() + t * q_width, hp_.n_head, hp_.head_dim_k, hp_.head_dim_k, pos, rope);
+      tensor::rope(k.data() + t * k_width, hp_.n_head_kv, hp_.head_dim_k, hp_.head_dim_k, pos, rope);
+      tensor::store_kv_row(cache.type(), k.data() + t * k_width, cache.k(il, pos), k_width);
+      tensor::store_kv_row(cache.type(), v.data() + t * v_width, cache.v(il, pos), v_width);
     }
-    attention(il, n, start, q.data(), cache, pool, attn.data());
+    attention(il, batch, q.data(), pool, attn.data());
     tensor::matmul(L.wo, attn.data(), n, tmp.data(), pool);
     add_bias(tmp.data(), n, L.bo);
     tensor::add(x.data(), tmp.data(), n * d);
@@ -142,29 +148,29 @@ void Llama::forward(std::span<const int32_t> tokens, int64_t start, KvCache& cac
     tensor::add(x.data(), tmp.data(), n * d);
   }
 
-  // Output: final norm and the vocabulary projection, for every position or just the last.
-  const int64_t first = last_only ? n - 1 : 0, rows = n - first;
-  rms_norm_rows(x.data() + first * d, cur.data(), rows, output_norm_, hp_.norm_eps);
-  tensor::matmul(output_, cur.data(), rows, logits, pool);
+  batch_logits(batch, x.data(), d, output_norm_, hp_.norm_eps, output_, pool, logits);
 }
 
-// Causal attention for the n new tokens: token t sees cached positions 0..start+t. Query head h
-// reads key/value head h / (n_head / n_head_kv) (grouped-query attention).
-void Llama::attention(int64_t layer, int64_t n, int64_t start, const float* q, KvCache& cache,
-                      tensor::ThreadPool& pool, float* out) const {
-  const int64_t hk = hp_.head_dim_k, hv = hp_.head_dim_v;
+// Causal attention for every row of the batch: the row at position p sees positions 0..p of
+// its own sequence's cache. Query head h reads key/value head h / (n_head / n_head_kv)
+// (grouped-query attention).
+void Llama::attention(int64_t layer, const Batch& batch, const float* q, tensor::ThreadPool& pool,
+                      float* out) const {
+  const int64_t hk = hp_.head_dim_k, hv = hp_.head_dim_v, H = hp_.n_head;
   const int64_t group = hp_.n_head / hp_.n_head_kv;
+  const int64_t k_width = hp_.n_head_kv * hk, v_width = hp_.n_head_kv * hv;
   const float scale = hp_.attn_scale != 0.0f ? hp_.attn_scale : 1.0f / std::sqrt(float(hk));
-  const float* keys = cache.k(layer, 0);
-  const float* values = cache.v(layer, 0);
-  const int64_t k_width = cache.k_width(), v_width = cache.v_width();
-  pool.parallel_for(n * hp_.n_head, [&](int64_t begin, int64_t end) {
-    std::vector<float> scores(size_t(start + n));
+  const int64_t scratch_size = tensor::attention_scratch_floats(batch.max_kv(), hk);
+  pool.parallel_for(batch.size() * H, [&](int64_t begin, int64_t end) {
+    std::vector<float> scratch(static_cast<size_t>(scratch_size));
     for (int64_t i = begin; i < end; ++i) {
-      const int64_t t = i / hp_.n_head, h = i % hp_.n_head, kvh = h / group;
-      tensor::attention_head(q + t * hp_.n_head * hk + h * hk, keys + kvh * hk, k_width,
-                             values + kvh * hv, v_width, start + t + 1, hk, hv, scale,
-                             out + t * hp_.n_head * hv + h * hv, scores.data());
+      const int64_t t = i / H, h = i % H, kvh = h / group;
+      const KvCache& cache = *batch.cache[size_t(t)];
+      const auto* keys = static_cast<const std::byte*>(cache.k(layer, 0)) + kvh * hk * cache.element_bytes();
+      const auto* values = static_cast<const std::byte*>(cache.v(layer, 0)) + kvh * hv * cache.element_bytes();
+      tensor::cached_attention_head(cache.type(), q + t * H * hk + h * hk, keys, k_width, values,
+                                    v_width, batch.pos[size_t(t)] + 1, hk, hv, scale,
+                                    out + t * H * hv + h * hv, scratch.data());
     }
   });
 }

@@ -78,6 +78,26 @@ tensor::Matrix WeightLoader::matrix(const std::string& name, int64_t n_in, int64
   }
 }
 
+std::vector<tensor::Matrix> WeightLoader::stacked_matrices(const std::string& name, int64_t n_in,
+                                                           int64_t n_out, int64_t n_stack) const {
+  const gguf::TensorInfo& t = require(name);
+  check_shape(t, {n_in, n_out, n_stack});
+  tensor::Matrix m;
+  try {
+    tensor::check_supported(t.type, "tensor '" + name + "'");
+    m = {t.type, t.data, n_in, n_out, tensor::row_bytes(t.type, n_in)};
+  } catch (const tensor::Error& e) {
+    throw Error("tensor '" + name + "': " + e.what());
+  }
+  std::vector<tensor::Matrix> out;
+  for (int64_t i = 0; i < n_stack; ++i) {
+    tensor::Matrix slice = m;
+    slice.data = m.row(i * n_out);
+    out.push_back(slice);
+  }
+  return out;
+}
+
 std::optional<tensor::Matrix> WeightLoader::optional_matrix(const std::string& name, int64_t n_in,
                                                             int64_t n_out) const {
   if (!file_.find_tensor(name)) return std::nullopt;

@@ -30,19 +30,47 @@ std::string supported_architectures() {
 
 // ---- KvCache ---------------------------------------------------------------------------------
 
-KvCache::KvCache(int64_t n_layer, int64_t n_ctx, int64_t k_width, int64_t v_width)
-    : n_ctx_(n_ctx), k_width_(k_width), v_width_(v_width), k_(size_t(n_layer)), v_(size_t(n_layer)) {}
+KvCache::KvCache(int64_t n_layer, int64_t n_ctx, int64_t k_width, int64_t v_width,
+                 tensor::TensorType type)
+    : n_ctx_(n_ctx), k_width_(k_width), v_width_(v_width), type_(type), k_(size_t(n_layer)),
+      v_(size_t(n_layer)) {
+  if (!tensor::is_kv_type(type))
+    throw Error("KV cache type " + std::string(gguf::tensor_type_name(type)) + " is not supported (f16, f32)");
+}
+
+int64_t KvCache::capacity() const {
+  return k_.empty() ? 0 : int64_t(k_[0].size()) / std::max<int64_t>(k_width_ * element_bytes(), 1);
+}
 
 void KvCache::reserve(int64_t n) {
   if (n > n_ctx_)
     throw Error("context overflow: " + std::to_string(n) + " positions do not fit the context of " +
                 std::to_string(n_ctx_) + " tokens");
-  if (k_.empty() || int64_t(k_[0].size()) >= n * k_width_) return;
+  const int64_t have = capacity();
+  if (k_.empty() || have >= n) return;
   // Grow geometrically so a token-by-token decode does not reallocate every step.
-  const int64_t have = int64_t(k_[0].size()) / std::max<int64_t>(k_width_, 1);
   const int64_t want = std::min(n_ctx_, std::max(n, 2 * have));
-  for (auto& l : k_) l.resize(size_t(want * k_width_));
-  for (auto& l : v_) l.resize(size_t(want * v_width_));
+  for (auto& l : k_) l.resize(size_t(want * k_width_ * element_bytes()));
+  for (auto& l : v_) l.resize(size_t(want * v_width_ * element_bytes()));
+}
+
+// ---- Batch -----------------------------------------------------------------------------------
+
+int64_t Batch::max_kv() const {
+  int64_t most = 0;
+  for (int64_t p : pos) most = std::max(most, p + 1);
+  return most;
+}
+
+void batch_logits(const Batch& batch, const float* x, int64_t d,
+                  const std::vector<float>& norm_weight, float eps, const tensor::Matrix& output,
+                  tensor::ThreadPool& pool, float* logits) {
+  const int64_t rows = int64_t(batch.outputs.size());
+  std::vector<float> normed(size_t(rows * d));
+  for (int64_t r = 0; r < rows; ++r)
+    tensor::rms_norm(x + batch.outputs[size_t(r)] * d, norm_weight.data(), normed.data() + r * d,
+                     d, eps);
+  tensor::matmul(output, normed.data(), rows, logits, pool);
 }
 
 // ---- Model -----------------------------------------------------------------------------------
@@ -68,36 +96,73 @@ Model Model::load(gguf::GgufFile file, ModelOptions options) {
   if (!m.arch_)
     throw Error("model architecture '" + arch + "' is not supported (supported: " +
                 supported_architectures() + ")");
+  if (!tensor::is_kv_type(options.kv_type))
+    throw Error("KV cache type " + std::string(gguf::tensor_type_name(options.kv_type)) +
+                " is not supported (f16, f32)");
+  m.kv_type_ = options.kv_type;
+  m.mla_cache_ = options.mla_cache;
   m.pool_ = std::make_unique<tensor::ThreadPool>(options.threads);
   return m;
 }
 
 KvCache Model::new_cache(int64_t n_ctx) const {
-  return arch_->new_cache(n_ctx > 0 ? n_ctx : hparams_.n_ctx_train);
+  const int64_t n = n_ctx > 0 ? n_ctx : hparams_.n_ctx_train;
+  const MlaCache mla =
+      hparams_.kv_lora > 0 ? choose_mla_cache(hparams_, mla_cache_, n, kv_type_) : mla_cache_;
+  return arch_->new_cache(n, kv_type_, mla);
 }
 
 std::vector<float> Model::forward(KvCache& cache, std::span<const int32_t> tokens, int64_t start,
                                   bool last_only) {
-  const int64_t n = int64_t(tokens.size());
-  if (n == 0) throw Error("forward: no tokens given");
-  for (int32_t t : tokens)
+  const SeqBatch item{&cache, tokens, start, last_only};
+  return forward_batch(std::span(&item, 1));
+}
+
+// Throws Error when item i of a batch cannot run; a batch of one names no item.
+void Model::check_item(std::span<const SeqBatch> items, size_t i) const {
+  const SeqBatch& item = items[i];
+  const std::string who = items.size() == 1 ? "forward" : "forward_batch item " + std::to_string(i);
+  if (!item.cache) throw Error(who + ": no KV cache given");
+  for (size_t j = 0; j < i; ++j)
+    if (items[j].cache == item.cache)
+      throw Error(who + ": uses the same KV cache as item " + std::to_string(j));
+  const int64_t n = int64_t(item.tokens.size());
+  if (n == 0) throw Error(who + ": no tokens given");
+  for (int32_t t : item.tokens)
     if (t < 0 || t >= hparams_.n_vocab)
-      throw Error("token id " + std::to_string(t) + " is outside the vocabulary of " +
+      throw Error(who + ": token id " + std::to_string(t) + " is outside the vocabulary of " +
                   std::to_string(hparams_.n_vocab));
-  if (start < 0 || start > cache.size())
-    throw Error("forward: start position " + std::to_string(start) + " is beyond the " +
+  const KvCache& cache = *item.cache;
+  if (item.start < 0 || item.start > cache.size())
+    throw Error(who + ": start position " + std::to_string(item.start) + " is beyond the " +
                 std::to_string(cache.size()) + " cached positions");
-  const KvCache shape = arch_->new_cache(1);
-  if (cache.n_layer() != shape.n_layer() || cache.k_width() != shape.k_width() ||
-      cache.v_width() != shape.v_width())
-    throw Error("forward: the KV cache was made for a different model");
-  if (start + n > cache.n_ctx())
-    throw Error("context overflow: " + std::to_string(start) + " cached + " + std::to_string(n) +
-                " new tokens exceed the context size of " + std::to_string(cache.n_ctx()));
-  cache.reserve(start + n);
-  std::vector<float> logits(size_t((last_only ? 1 : n) * hparams_.n_vocab));
-  arch_->forward(tokens, start, cache, *pool_, last_only, logits.data());
-  cache.set_size(start + n);
+  if (!arch_->fits(cache))
+    throw Error(who + ": the KV cache was made for a different model");
+  // Policy: a sequence that would run past its cache's context is refused, never truncated or
+  // shifted; the caller decides what to drop.
+  if (item.start + n > cache.n_ctx())
+    throw Error(who + ": context overflow: " + std::to_string(item.start) + " cached + " +
+                std::to_string(n) + " new tokens exceed the context size of " +
+                std::to_string(cache.n_ctx()));
+}
+
+std::vector<float> Model::forward_batch(std::span<const SeqBatch> items) {
+  if (items.empty()) throw Error("forward_batch: no sequences given");
+  for (size_t i = 0; i < items.size(); ++i) check_item(items, i);
+  Batch batch;
+  for (const SeqBatch& item : items) {
+    const int64_t n = int64_t(item.tokens.size());
+    item.cache->reserve(item.start + n);
+    for (int64_t t = 0; t < n; ++t) {
+      if (!item.last_only || t == n - 1) batch.outputs.push_back(batch.size());
+      batch.tokens.push_back(item.tokens[size_t(t)]);
+      batch.pos.push_back(item.start + t);
+      batch.cache.push_back(item.cache);
+    }
+  }
+  std::vector<float> logits(batch.outputs.size() * size_t(hparams_.n_vocab));
+  arch_->forward(batch, *pool_, logits.data());
+  for (const SeqBatch& item : items) item.cache->set_size(item.start + int64_t(item.tokens.size()));
   return logits;
 }
 
@@ -123,6 +188,19 @@ std::vector<int32_t> greedy(Model& model, std::span<const int32_t> prompt, int n
     last = model.forward(cache, std::span(&out.back(), 1), cache.size());
   }
   return out;
+}
+
+ModelOptions ModelOptions::from_names(int threads, std::string_view kv_type, std::string_view mla_cache) {
+  ModelOptions o;
+  o.threads = threads;
+  if (kv_type == "f16") o.kv_type = tensor::TensorType::F16;
+  else if (kv_type == "f32") o.kv_type = tensor::TensorType::F32;
+  else throw Error("cache type '" + std::string(kv_type) + "': use f16 or f32");
+  if (mla_cache == "auto") o.mla_cache = MlaCache::Auto;
+  else if (mla_cache == "latent") o.mla_cache = MlaCache::Latent;
+  else if (mla_cache == "expanded") o.mla_cache = MlaCache::Expanded;
+  else throw Error("mla cache '" + std::string(mla_cache) + "': use auto, latent or expanded");
+  return o;
 }
 
 }  // namespace inhouse::model

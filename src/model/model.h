@@ -1,9 +1,11 @@
 // model — owns running a decoder model stored in a GGUF file: reading its hyper-parameters and
-// weights (viewed in place in the mapped file), the per-sequence KV cache, and the forward pass
-// from token ids to logits (one file per architecture family: llama.cpp covers llama, qwen2).
+// weights (viewed in place in the mapped file), the per-sequence KV cache (for deepseek2 in one of
+// two layouts, MlaCache), and the forward pass from token ids to logits (one file per
+// architecture family: llama.cpp covers llama, qwen2).
 // Sampling policy lives in engine/; this module only offers the greedy argmax.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -40,40 +42,99 @@ struct Hparams {
   float rope_freq_base = 10000.0f;
   float rope_freq_scale = 1.0f;
   float attn_scale = 0.0f;   // attention.scale; 0: 1 / sqrt(head_dim_k)
+  int64_t kv_lora = 0;       // deepseek2 (MLA): width of the compressed KV latent; 0 otherwise
   tensor::RopeStyle rope_style = tensor::RopeStyle::Normal;
 };
 
-// Keys and values of every layer for one sequence, in float: row `pos` of layer l holds
-// k_width (v_width) floats. Positions [0, size()) are filled; a forward pass at start position
-// p overwrites from p on (so a caller can rewind). Memory grows with the positions used, up to
+// Keys and values of every layer for one sequence, as rows of `type()`: F16 by default
+// (llama.cpp's default: half the memory of F32) or F32. Row `pos` of layer l holds k_width
+// (v_width) elements. Positions [0, size()) are filled; a forward pass at start position p
+// overwrites from p on (so a caller can rewind). Memory grows with the positions used, up to
 // n_ctx, so a long training context costs nothing until it is used.
 class KvCache {
  public:
-  KvCache(int64_t n_layer, int64_t n_ctx, int64_t k_width, int64_t v_width);
+  KvCache(int64_t n_layer, int64_t n_ctx, int64_t k_width, int64_t v_width,
+          tensor::TensorType type = tensor::TensorType::F16);
 
   int64_t n_layer() const { return int64_t(k_.size()); }
   int64_t n_ctx() const { return n_ctx_; }
   int64_t size() const { return size_; }
   int64_t k_width() const { return k_width_; }
   int64_t v_width() const { return v_width_; }
+  tensor::TensorType type() const { return type_; }
+  int64_t element_bytes() const { return type_ == tensor::TensorType::F32 ? 4 : 2; }
+  // Bytes of cache one position takes (all layers, keys and values).
+  int64_t bytes_per_position() const { return n_layer() * (k_width_ + v_width_) * element_bytes(); }
+  int64_t capacity() const;  // positions allocated so far
 
   // Makes room for positions [0, n); throws Error beyond n_ctx. Invalidates k()/v() pointers.
   void reserve(int64_t n);
   void set_size(int64_t n) { size_ = n; }  // after a forward pass filled [0, n)
-  float* k(int64_t layer, int64_t pos) { return k_[size_t(layer)].data() + pos * k_width_; }
-  float* v(int64_t layer, int64_t pos) { return v_[size_t(layer)].data() + pos * v_width_; }
+  // Row `pos` of a layer's keys / values, elements of type().
+  void* k(int64_t layer, int64_t pos) { return k_[size_t(layer)].data() + offset(pos, k_width_); }
+  void* v(int64_t layer, int64_t pos) { return v_[size_t(layer)].data() + offset(pos, v_width_); }
+  const void* k(int64_t layer, int64_t pos) const {
+    return k_[size_t(layer)].data() + offset(pos, k_width_);
+  }
+  const void* v(int64_t layer, int64_t pos) const {
+    return v_[size_t(layer)].data() + offset(pos, v_width_);
+  }
 
  private:
+  size_t offset(int64_t pos, int64_t width) const { return size_t(pos * width * element_bytes()); }
+
   int64_t n_ctx_, k_width_, v_width_;
+  tensor::TensorType type_;
   int64_t size_ = 0;
-  std::vector<std::vector<float>> k_, v_;  // per layer
+  std::vector<std::vector<std::byte>> k_, v_;  // per layer
 };
 
 // One architecture's weights and forward pass (model_internal.h).
 class Architecture;
 
+// One sequence's part of a multi-sequence batch.
+struct SeqBatch {
+  KvCache* cache = nullptr;
+  std::span<const int32_t> tokens;
+  int64_t start = 0;        // position of tokens[0]; must be <= cache->size()
+  bool last_only = false;   // logits for the last token only
+};
+
+// What a deepseek2 (multi-head latent attention) KV cache holds per position. Both compute the
+// same function; they differ in memory and in where rounding happens.
+//   Latent:   the normalised latent c (kv_lora) and the roped shared key k_pe, one row per layer;
+//             attention runs in latent space (W_k^h folded into the query, W_v^h applied after
+//             the weighted sum). The memory saver: DeepSeek-V3 needs 61 x 576 values a position.
+//   Expanded: every head's full key [W_k^h c, k_pe] and value W_v^h c, computed once per token
+//             through the ordinary (quantised) matmul and attended to as plain multi-head
+//             attention: llama.cpp's layout before it adopted MLA (Feb 2025), so its logits match
+//             that reference best. DeepSeek-V3 needs 61 x 128 x (192 + 128) values: 71x Latent.
+//   Auto:     Expanded when a cache of the requested n_ctx takes at most kMlaExpandedAutoLimit
+//             bytes in that layout, else Latent: small models and short contexts get llama.cpp's
+//             numerics, long contexts on real models fit in memory.
+// Other architectures ignore the choice.
+enum class MlaCache { Auto, Latent, Expanded };
+inline constexpr int64_t kMlaExpandedAutoLimit = int64_t(256) << 20;  // bytes, whole cache
+
+// Bytes one position of a deepseek2 cache takes (all layers) in `layout` (Latent or Expanded)
+// with rows of kv_type (F16 or F32). Throws Error for Auto or a non-MLA hp (kv_lora 0).
+int64_t mla_cache_bytes_per_position(const Hparams& hp, MlaCache layout, tensor::TensorType kv_type);
+// The layout a deepseek2 cache of n_ctx positions gets: `requested` unless it is Auto; Auto gives
+// Expanded when n_ctx positions of it take at most `limit` bytes, else Latent.
+MlaCache choose_mla_cache(const Hparams& hp, MlaCache requested, int64_t n_ctx,
+                          tensor::TensorType kv_type, int64_t limit = kMlaExpandedAutoLimit);
+
 struct ModelOptions {
+  // From the names flags and config files use: kv_type "f16" | "f32", mla_cache "auto" |
+  // "latent" | "expanded". Throws Error naming the bad value.
+  static ModelOptions from_names(int threads, std::string_view kv_type, std::string_view mla_cache);
+
   int threads = 0;  // <= 0: hardware concurrency
+  // Type of the KV cache rows new_cache() makes: F16 (as llama.cpp's default) or F32 (exact
+  // float attention, twice the memory).
+  tensor::TensorType kv_type = tensor::TensorType::F16;
+  // deepseek2's cache layout (see MlaCache); chosen per cache by new_cache().
+  MlaCache mla_cache = MlaCache::Auto;
 };
 
 // A loaded model. Owns the mapped file, so the weights (views into it) stay valid.
@@ -91,7 +152,9 @@ class Model {
   const gguf::GgufFile& file() const { return *file_; }
   int64_t n_vocab() const { return hparams_.n_vocab; }
 
-  // n_ctx <= 0: the training context length.
+  // n_ctx <= 0: the training context length. Rows of the options' kv_type; for deepseek2 in
+  // the layout choose_mla_cache() picks for the options' mla_cache and n_ctx. forward() accepts
+  // a cache of either deepseek2 layout, whichever Model made it.
   KvCache new_cache(int64_t n_ctx = 0) const;
 
   // Feeds tokens at positions start..start+n-1 as one batch; start must be <= cache.size().
@@ -100,15 +163,26 @@ class Model {
   std::vector<float> forward(KvCache& cache, std::span<const int32_t> tokens, int64_t start,
                              bool last_only = false);
 
+  // Runs several sequences' tokens through one pass: every weight matrix is read once for all
+  // of them; attention stays within each sequence. Returns the logits rows concatenated in item
+  // order (tokens.size() rows per item, or 1 when last_only), each n_vocab floats. Each row is
+  // bit-identical to what forward() gives for that sequence alone. Throws Error (naming the
+  // item) before changing any cache when an item is invalid (null/duplicate cache, empty
+  // tokens, bad token id, start > cache size, context overflow).
+  std::vector<float> forward_batch(std::span<const SeqBatch> items);
+
   void set_threads(int threads);
   int threads() const;
 
  private:
   Model() = default;
+  void check_item(std::span<const SeqBatch> items, size_t i) const;
   std::unique_ptr<gguf::GgufFile> file_;
   Hparams hparams_;
   std::unique_ptr<Architecture> arch_;
   std::unique_ptr<tensor::ThreadPool> pool_;
+  tensor::TensorType kv_type_ = tensor::TensorType::F16;
+  MlaCache mla_cache_ = MlaCache::Auto;
 };
 
 // Index of the largest logit (the first one on ties).

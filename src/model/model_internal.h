@@ -13,14 +13,37 @@
 
 namespace inhouse::model {
 
+// A multi-sequence batch flattened token by token, as the architectures run it: batch row i is
+// token tokens[i] at position pos[i] of the sequence whose cache is cache[i]. Rows of one
+// sequence are consecutive and in position order; each cache has room for its rows.
+struct Batch {
+  std::vector<int32_t> tokens;
+  std::vector<int64_t> pos;
+  std::vector<KvCache*> cache;
+  std::vector<int64_t> outputs;  // the rows whose logits are wanted, in output order
+
+  int64_t size() const { return int64_t(tokens.size()); }
+  int64_t max_kv() const;  // the most positions any row attends to
+};
+
+// The decoder's last step for the rows of batch.outputs: rmsnorm (norm_weight, eps) of each
+// row of x (batch.size() x d), then the vocabulary projection `output`, into logits.
+void batch_logits(const Batch& batch, const float* x, int64_t d,
+                  const std::vector<float>& norm_weight, float eps, const tensor::Matrix& output,
+                  tensor::ThreadPool& pool, float* logits);
+
 class Architecture {
  public:
   virtual ~Architecture() = default;
-  virtual KvCache new_cache(int64_t n_ctx) const = 0;
-  // Runs tokens at positions start..start+n-1 (the cache holds 0..start-1 and has room) and
-  // writes logits for every position, or only the last one when last_only.
-  virtual void forward(std::span<const int32_t> tokens, int64_t start, KvCache& cache,
-                       tensor::ThreadPool& pool, bool last_only, float* logits) const = 0;
+  // An empty cache for n_ctx positions with rows of `type`; `mla` picks deepseek2's layout
+  // (already resolved: Latent or Expanded; other architectures ignore it).
+  virtual KvCache new_cache(int64_t n_ctx, tensor::TensorType type, MlaCache mla) const = 0;
+  // Whether the cache has the shape of one this architecture makes (in any layout it offers).
+  virtual bool fits(const KvCache& cache) const = 0;
+  // Runs every row of the batch (each row's cache holds positions 0..pos-1 of its sequence, or
+  // gets them from earlier rows of the same batch), writes each row's keys and values to its
+  // cache, and writes logits (n_vocab floats) for each row in batch.outputs, in that order.
+  virtual void forward(const Batch& batch, tensor::ThreadPool& pool, float* logits) const = 0;
 };
 
 // `<arch>.<suffix>` keys of one file.
@@ -45,6 +68,10 @@ class WeightLoader {
   tensor::Matrix matrix(const std::string& name, int64_t n_in, int64_t n_out) const;
   std::optional<tensor::Matrix> optional_matrix(const std::string& name, int64_t n_in,
                                                 int64_t n_out) const;
+  // A 3-D tensor [n_in, n_out, n_stack] (experts, or per-head blocks) as n_stack matrices viewed
+  // in place: matrix i starts i * n_out rows into the data.
+  std::vector<tensor::Matrix> stacked_matrices(const std::string& name, int64_t n_in,
+                                               int64_t n_out, int64_t n_stack) const;
   // A 1-D tensor of n elements, converted to float (norm weights, biases: small).
   std::vector<float> vector(const std::string& name, int64_t n) const;
   std::vector<float> optional_vector(const std::string& name, int64_t n) const;  // empty if absent

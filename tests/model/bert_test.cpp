@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "common/run_cli.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -197,15 +198,10 @@ struct Result {
   std::string output;
 };
 
+// stdout then stderr (errors go to stderr; on success stdout is the JSON).
 Result run(const std::string& args) {
-  const std::string cmd = std::string(INHOUSE_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[65536];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  const inhouse::test_util::CliResult r = inhouse::test_util::run_cli_shell(args);
+  return {r.status, r.out + r.err};
 }
 
 TEST(CliEmbed, FileMatchesGolden) {

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "common/run_cli.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -18,16 +19,10 @@ struct Result {
   std::string out;
 };
 
-// stdout only (timings go to stderr, which is discarded).
+// stdout only (timings go to stderr).
 Result run(const std::string& args) {
-  const std::string cmd = std::string(INHOUSE_BINARY) + " " + args + " 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  const inhouse::test_util::CliResult r = inhouse::test_util::run_cli_shell(args);
+  return {r.status, r.out};
 }
 
 const std::string kModel = (fs::path(INHOUSE_TEST_DATA) / "models" / "stories260k-f32.gguf").string();

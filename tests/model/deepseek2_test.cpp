@@ -1,5 +1,6 @@
 // deepseek2 (MLA + MoE): golden logits from llama.cpp for every deepseek2-tiny-* file (shared
-// fixtures; the q8_0 copy in tests/data always), the latent KV cache, files with split
+// fixtures; the q8_0 copy in tests/data always), both KV cache layouts (expanded per-head K/V,
+// latent), how Auto chooses between them and what each costs, files with split
 // attn_k_b/attn_v_b, clear load errors, and synthetic variants of the architecture (no q_lora,
 // softmax gating, no shared experts, group-limited routing, no YaRN, other head counts) against
 // a naive double-precision reference that expands every head's K/V (plain multi-head attention,
@@ -19,6 +20,7 @@
 #include <set>
 
 #include "golden_util.h"
+#include "gguf_edit.h"
 #include "model/model.h"
 
 namespace inhouse::model {
@@ -74,12 +76,25 @@ TEST(Deepseek2Golden, DataCopyMatchesReference) {
 }
 
 class Deepseek2SharedGolden : public ::testing::TestWithParam<const char*> {};
+// The default (Auto) layout is Expanded for these tiny models: llama.cpp's own rounding points.
 TEST_P(Deepseek2SharedGolden, MatchesReference) {
   const fs::path dir = fs::path(INHOUSE_SHARED_FIXTURES) / "models";
   const std::string name = GetParam();
   if (!fs::exists(dir / (name + ".gguf"))) GTEST_SKIP() << "shared fixtures not found at " << dir;
   Model m = Model::open((dir / (name + ".gguf")).string(), {.threads = 2});
   check_golden(m, dir / "golden" / (name + ".json"), name);
+}
+
+// Diagnostic, not run by default (--gtest_also_run_disabled_tests): the latent layout's numbers
+// against the same goldens. It rounds at other points than llama.cpp did, which flips MoE
+// routing on near ties in these random models, so quantised files can miss the 85% rule.
+TEST_P(Deepseek2SharedGolden, DISABLED_LatentLayoutNumbers) {
+  const fs::path dir = fs::path(INHOUSE_SHARED_FIXTURES) / "models";
+  const std::string name = GetParam();
+  if (!fs::exists(dir / (name + ".gguf"))) GTEST_SKIP() << "shared fixtures not found at " << dir;
+  Model m = Model::open((dir / (name + ".gguf")).string(),
+                        {.threads = 2, .mla_cache = MlaCache::Latent});
+  check_golden(m, dir / "golden" / (name + ".json"), name + " (latent)");
 }
 INSTANTIATE_TEST_SUITE_P(SharedFixtures, Deepseek2SharedGolden,
                          ::testing::Values("deepseek2-tiny-f16", "deepseek2-tiny-q8_0",
@@ -93,26 +108,8 @@ INSTANTIATE_TEST_SUITE_P(SharedFixtures, Deepseek2SharedGolden,
 
 // ---- the bundled file: cache, hyper-parameters, split tensors, errors -----------------------
 
-// A copy of `src` without the keys/tensors in `drop`, after `edit` (which may add or replace).
-std::vector<uint8_t> rebuild(const GgufFile& src, const std::set<std::string>& drop,
-                             const std::function<void(GgufWriter&)>& edit = {}) {
-  GgufWriter w(uint32_t(src.alignment()));
-  for (const gguf::KeyValue& kv : src.metadata())
-    if (!drop.count(kv.key) && kv.key != "general.alignment") w.set(kv.key, kv.value);
-  for (const gguf::TensorInfo& t : src.tensors())
-    if (!drop.count(t.name)) w.add_tensor(t.name, t.type, t.shape, t.data, t.n_bytes);
-  if (edit) edit(w);
-  return w.to_bytes();
-}
-
-std::string load_error(const std::vector<uint8_t>& bytes) {
-  try {
-    Model::load(GgufFile::parse(bytes.data(), bytes.size()), {.threads = 1});
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using testing::load_error;
+using testing::rebuild;
 
 class Deepseek2File : public ::testing::Test {
  protected:
@@ -120,7 +117,8 @@ class Deepseek2File : public ::testing::Test {
 };
 
 TEST_F(Deepseek2File, HyperParametersAndLatentCache) {
-  Model m = Model::open((data_dir() / "deepseek2-tiny-q8_0.gguf").string(), {.threads = 2});
+  Model m = Model::open((data_dir() / "deepseek2-tiny-q8_0.gguf").string(),
+                        {.threads = 2, .mla_cache = MlaCache::Latent});
   const Hparams& hp = m.hparams();
   EXPECT_EQ(hp.arch, "deepseek2");
   EXPECT_EQ(hp.n_head, 4);
@@ -132,9 +130,153 @@ TEST_F(Deepseek2File, HyperParametersAndLatentCache) {
   const float mscale = 1.0f + 0.1f * std::log(4.0f);
   EXPECT_NEAR(hp.attn_scale, mscale * mscale / 8.0f, 1e-6);
   // The cache keeps the 256-wide latent and the 32-wide shared rope key per position, no values.
+  EXPECT_EQ(hp.kv_lora, 256);
   const KvCache cache = m.new_cache(16);
   EXPECT_EQ(cache.k_width(), 256 + 32);
   EXPECT_EQ(cache.v_width(), 0);
+}
+
+TEST_F(Deepseek2File, ExpandedCacheHoldsEveryHeadsKeysAndValues) {
+  Model m = Model::open((data_dir() / "deepseek2-tiny-q8_0.gguf").string(),
+                        {.threads = 2, .mla_cache = MlaCache::Expanded});
+  KvCache cache = m.new_cache(16);
+  EXPECT_EQ(cache.k_width(), 4 * 64);  // 4 heads x (32 nope + 32 rope)
+  EXPECT_EQ(cache.v_width(), 4 * 32);
+  EXPECT_EQ(cache.capacity(), 0);  // grows with use, not allocated for n_ctx up front
+  const std::vector<int32_t> prompt = {1, 15, 200, 37};
+  m.forward(cache, prompt, 0);
+  EXPECT_GE(cache.capacity(), 4);
+  // Every head's key ends in the same roped shared key k_pe.
+  for (int64_t layer = 0; layer < 3; ++layer) {
+    const auto* k = static_cast<const uint16_t*>(cache.k(layer, 3));
+    for (int64_t h = 1; h < 4; ++h)
+      for (int64_t i = 32; i < 64; ++i) ASSERT_EQ(k[h * 64 + i], k[i]) << layer << " " << h << " " << i;
+  }
+}
+
+// The layer count and widths the memory table in the report uses.
+Hparams mla_shape(int64_t n_layer, int64_t n_head, int64_t kv_lora, int64_t nope, int64_t rope,
+                  int64_t nv) {
+  Hparams hp;
+  hp.arch = "deepseek2";
+  hp.n_layer = n_layer;
+  hp.n_head = n_head;
+  hp.kv_lora = kv_lora;
+  hp.head_dim_k = nope + rope;
+  hp.n_rot = rope;
+  hp.head_dim_v = nv;
+  return hp;
+}
+
+TEST(MlaCacheLayout, BytesPerPositionOfEachLayout) {
+  using tensor::TensorType;
+  // DeepSeek-V3 / R1: 61 layers, 128 heads, kv_lora 512, nope 128, rope 64, v 128.
+  const Hparams v3 = mla_shape(61, 128, 512, 128, 64, 128);
+  EXPECT_EQ(mla_cache_bytes_per_position(v3, MlaCache::Latent, TensorType::F16), 61 * 576 * 2);
+  EXPECT_EQ(mla_cache_bytes_per_position(v3, MlaCache::Expanded, TensorType::F16),
+            61 * 128 * (192 + 128) * 2);  // 4.77 MiB a position: 71x the latent
+  EXPECT_EQ(mla_cache_bytes_per_position(v3, MlaCache::Expanded, TensorType::F32),
+            2 * mla_cache_bytes_per_position(v3, MlaCache::Expanded, TensorType::F16));
+  // DeepSeek-V2-Lite: 27 layers, 16 heads, same head sizes: 8.9x.
+  const Hparams lite = mla_shape(27, 16, 512, 128, 64, 128);
+  EXPECT_EQ(mla_cache_bytes_per_position(lite, MlaCache::Latent, TensorType::F16), 27 * 576 * 2);
+  EXPECT_EQ(mla_cache_bytes_per_position(lite, MlaCache::Expanded, TensorType::F16), 27 * 16 * 320 * 2);
+  EXPECT_THROW(mla_cache_bytes_per_position(v3, MlaCache::Auto, TensorType::F16), Error);
+  EXPECT_THROW(mla_cache_bytes_per_position(Hparams{}, MlaCache::Latent, TensorType::F16), Error);
+  EXPECT_THROW(mla_cache_bytes_per_position(v3, MlaCache::Latent, TensorType::Q8_0), Error);
+
+  // The caches a model makes take what the function says.
+  for (MlaCache layout : {MlaCache::Latent, MlaCache::Expanded})
+    for (TensorType type : {TensorType::F16, TensorType::F32}) {
+      Model m = Model::open((data_dir() / "deepseek2-tiny-q8_0.gguf").string(),
+                            {.threads = 1, .kv_type = type, .mla_cache = layout});
+      EXPECT_EQ(m.new_cache(8).bytes_per_position(),
+                mla_cache_bytes_per_position(m.hparams(), layout, type));
+    }
+}
+
+TEST(MlaCacheLayout, AutoExpandsOnlyWhileTheCacheIsSmall) {
+  using tensor::TensorType;
+  const Hparams v3 = mla_shape(61, 128, 512, 128, 64, 128);
+  const int64_t per_position = 61 * 128 * 320 * 2;
+  const int64_t fits = kMlaExpandedAutoLimit / per_position;  // 53 positions in 256 MiB
+  EXPECT_EQ(fits, 53);
+  EXPECT_EQ(choose_mla_cache(v3, MlaCache::Auto, fits, TensorType::F16), MlaCache::Expanded);
+  EXPECT_EQ(choose_mla_cache(v3, MlaCache::Auto, fits + 1, TensorType::F16), MlaCache::Latent);
+  EXPECT_EQ(choose_mla_cache(v3, MlaCache::Auto, 4096, TensorType::F16), MlaCache::Latent);
+  // F32 rows double the bytes, so about half the positions fit.
+  EXPECT_EQ(choose_mla_cache(v3, MlaCache::Auto, 26, TensorType::F32), MlaCache::Expanded);
+  EXPECT_EQ(choose_mla_cache(v3, MlaCache::Auto, 27, TensorType::F32), MlaCache::Latent);
+  // An explicit choice is kept whatever the size.
+  EXPECT_EQ(choose_mla_cache(v3, MlaCache::Expanded, 163840, TensorType::F16), MlaCache::Expanded);
+  EXPECT_EQ(choose_mla_cache(v3, MlaCache::Latent, 1, TensorType::F16), MlaCache::Latent);
+  // Another limit moves the boundary.
+  EXPECT_EQ(choose_mla_cache(v3, MlaCache::Auto, 2, TensorType::F16, 2 * per_position), MlaCache::Expanded);
+  EXPECT_EQ(choose_mla_cache(v3, MlaCache::Auto, 3, TensorType::F16, 2 * per_position), MlaCache::Latent);
+
+  // The tiny model: its training context expands (2304 bytes a position); a context of
+  // 200000 positions (440 MiB expanded) gets the latent.
+  Model m = Model::open((data_dir() / "deepseek2-tiny-q8_0.gguf").string(), {.threads = 1});
+  EXPECT_EQ(choose_mla_cache(m.hparams(), MlaCache::Auto, m.hparams().n_ctx_train, TensorType::F16),
+            MlaCache::Expanded);
+  EXPECT_GT(m.new_cache().v_width(), 0);
+  const KvCache big = m.new_cache(200000);
+  EXPECT_EQ(big.v_width(), 0);
+  EXPECT_EQ(big.k_width(), 256 + 32);
+  EXPECT_EQ(big.capacity(), 0);
+}
+
+// Relative RMS difference of two logit rows.
+double row_difference(const float* a, const float* b, size_t n) {
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < n; ++i) {
+    diff += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+    norm += double(b[i]) * b[i];
+  }
+  return std::sqrt(diff / norm);
+}
+
+// Both layouts compute the same function; on the bundled q8_0 file they differ by where they
+// round (the expanded layout quantises the latent to Q8_0 blocks for the attn_kv_b matmul; the
+// latent one multiplies the absorbed queries in float), which this random model amplifies to a
+// few percent, more where MoE routing flips on a near tie. (Exact agreement on float weights:
+// Synthetic/Deepseek2Variants and LayoutsAgreeOnFloatWeights below.)
+TEST_F(Deepseek2File, LayoutsAgreeOnShortPrompts) {
+  const std::string path = (data_dir() / "deepseek2-tiny-q8_0.gguf").string();
+  const std::vector<int32_t> prompt = {1, 15, 200, 37, 450, 3};
+  for (tensor::TensorType type : {tensor::TensorType::F32, tensor::TensorType::F16}) {
+    Model latent = Model::open(path, {.threads = 2, .kv_type = type, .mla_cache = MlaCache::Latent});
+    Model expanded = Model::open(path, {.threads = 2, .kv_type = type, .mla_cache = MlaCache::Expanded});
+    KvCache cl = latent.new_cache(), ce = expanded.new_cache();
+    const auto a = latent.forward(cl, prompt, 0), b = expanded.forward(ce, prompt, 0);
+    const size_t nv = size_t(latent.n_vocab());
+    std::vector<double> diffs;
+    for (size_t t = 0; t < prompt.size(); ++t)
+      diffs.push_back(row_difference(a.data() + t * nv, b.data() + t * nv, nv));
+    EXPECT_LT(percentile(diffs, 0.5), 0.04);
+    EXPECT_LT(percentile(diffs, 1.0), 0.6);  // a routing flip, not a wrong attention
+    EXPECT_GT(percentile(diffs, 1.0), 0.0);  // they do round differently
+  }
+}
+
+// A forward pass at an earlier position overwrites the cache from there (rewinding), in both
+// layouts: the result equals a fresh cache fed the new sequence.
+TEST_F(Deepseek2File, RewindingOverwritesEitherLayout) {
+  const std::string path = (data_dir() / "deepseek2-tiny-q8_0.gguf").string();
+  for (MlaCache layout : {MlaCache::Latent, MlaCache::Expanded}) {
+    Model m = Model::open(path, {.threads = 2, .mla_cache = layout});
+    const std::vector<int32_t> first = {1, 15, 200, 37, 450, 3}, fresh = {1, 15, 200, 99, 7};
+    KvCache cache = m.new_cache();
+    m.forward(cache, first, 0);
+    const auto rewound = m.forward(cache, std::span(fresh).subspan(3), 3);
+    EXPECT_EQ(cache.size(), 5);
+    KvCache clean = m.new_cache();
+    const auto all = m.forward(clean, fresh, 0);
+    const size_t nv = size_t(m.n_vocab());
+    ASSERT_EQ(rewound.size(), 2 * nv);
+    for (size_t j = 0; j < rewound.size(); ++j)
+      ASSERT_EQ(rewound[j], all[3 * nv + j]) << "layout " << int(layout) << " element " << j;
+  }
 }
 
 TEST_F(Deepseek2File, BatchedPrefillEqualsTokenByTokenDecode) {
@@ -627,32 +769,84 @@ std::vector<Spec> variants() {
   return v;
 }
 
+// RMS(ours - ref) / RMS(ref) over one row.
+double rms_relative(const float* ours, const Vec& ref) {
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    diff += std::pow(ours[i] - ref[i], 2);
+    norm += ref[i] * ref[i];
+  }
+  return std::sqrt(diff / norm);
+}
+
 class Deepseek2Variants : public ::testing::TestWithParam<Spec> {};
+
+// One cache layout against the reference: an f32 cache to 1e-4, the default f16 cache to 3e-3,
+// and token-by-token decoding equal to the batched prefill.
+void check_against_reference(const Spec& s, const std::vector<uint8_t>& bytes,
+                             const std::vector<int32_t>& prompt,
+                             const std::vector<std::vector<double>>& ref, MlaCache layout) {
+  // An f32 cache: the naive reference rounds nothing.
+  Model m = Model::load(GgufFile::parse(bytes.data(), bytes.size()),
+                        {.threads = 2, .kv_type = TensorType::F32, .mla_cache = layout});
+  KvCache cache = m.new_cache();
+  if (layout == MlaCache::Latent) EXPECT_EQ(cache.k_width(), s.kv_lora + s.rope);
+  else EXPECT_EQ(cache.k_width(), s.n_head * (s.nope + s.rope));
+  const auto ours = m.forward(cache, prompt, 0);
+  const size_t nv = size_t(s.vocab);
+  for (size_t t = 0; t < prompt.size(); ++t)
+    EXPECT_LT(rms_relative(ours.data() + t * nv, ref[t]), 1e-4) << s.name << " position " << t;
+  // The default f16 cache rounds the cached rows, the queries and the probabilities to f16
+  // (11-bit mantissas): within a few f16 ulps of the reference.
+  Model m16 = Model::load(GgufFile::parse(bytes.data(), bytes.size()),
+                          {.threads = 2, .mla_cache = layout});
+  KvCache cache16 = m16.new_cache();
+  const auto ours16 = m16.forward(cache16, prompt, 0);
+  for (size_t t = 0; t < prompt.size(); ++t)
+    EXPECT_LT(rms_relative(ours16.data() + t * nv, ref[t]), 3e-3) << s.name << " position " << t;
+  // Decoding one token at a time through the cache gives the same rows.
+  KvCache step_cache = m.new_cache();
+  for (size_t t = 0; t < prompt.size(); ++t) {
+    const auto step = m.forward(step_cache, std::span(&prompt[t], 1), int64_t(t));
+    for (size_t i = 0; i < nv; ++i) ASSERT_NEAR(step[i], ours[t * nv + i], 1e-4) << s.name << " position " << t;
+  }
+}
 
 TEST_P(Deepseek2Variants, MatchesNaiveReference) {
   const Spec& s = GetParam();
   const Synthetic w(s);
   const auto bytes = w.gguf();
-  Model m = Model::load(GgufFile::parse(bytes.data(), bytes.size()), {.threads = 2});
   const std::vector<int32_t> prompt = {1, 7, 33, 60, 2, 19, 41, 5, 12, 63, 30, 8};
   const auto ref = Reference(s, w).logits(prompt);
-  KvCache cache = m.new_cache();
-  EXPECT_EQ(cache.k_width(), s.kv_lora + s.rope);
-  const auto ours = m.forward(cache, prompt, 0);
-  const size_t nv = size_t(s.vocab);
-  for (size_t t = 0; t < prompt.size(); ++t) {
-    double diff = 0, norm = 0;
-    for (size_t i = 0; i < nv; ++i) {
-      diff += std::pow(ours[t * nv + i] - ref[t][i], 2);
-      norm += ref[t][i] * ref[t][i];
-    }
-    EXPECT_LT(std::sqrt(diff / norm), 1e-4) << s.name << " position " << t;
+  {
+    SCOPED_TRACE("latent cache");
+    check_against_reference(s, bytes, prompt, ref, MlaCache::Latent);
   }
-  // Decoding one token at a time through the latent cache gives the same rows.
-  KvCache step_cache = m.new_cache();
-  for (size_t t = 0; t < prompt.size(); ++t) {
-    const auto step = m.forward(step_cache, std::span(&prompt[t], 1), int64_t(t));
-    for (size_t i = 0; i < nv; ++i) ASSERT_NEAR(step[i], ours[t * nv + i], 1e-4) << s.name << " position " << t;
+  {
+    SCOPED_TRACE("expanded cache");
+    check_against_reference(s, bytes, prompt, ref, MlaCache::Expanded);
+  }
+}
+
+// On float weights nothing is quantised: with an f32 cache the layouts differ only by float
+// summation order, with the f16 cache by rounding different values (latent vs per-head K/V) to f16.
+TEST(Deepseek2Layouts, AgreeOnFloatWeights) {
+  const Spec s = variants().front();
+  const auto bytes = Synthetic(s).gguf();
+  const std::vector<int32_t> prompt = {3, 9, 27, 17, 51, 2, 40, 11};
+  for (TensorType type : {TensorType::F32, TensorType::F16}) {
+    std::vector<float> logits[2];
+    for (MlaCache layout : {MlaCache::Latent, MlaCache::Expanded}) {
+      Model m = Model::load(GgufFile::parse(bytes.data(), bytes.size()),
+                            {.threads = 2, .kv_type = type, .mla_cache = layout});
+      KvCache cache = m.new_cache();
+      logits[layout == MlaCache::Expanded] = m.forward(cache, prompt, 0);
+    }
+    const size_t nv = size_t(s.vocab);
+    for (size_t t = 0; t < prompt.size(); ++t)
+      EXPECT_LT(row_difference(logits[0].data() + t * nv, logits[1].data() + t * nv, nv),
+                type == TensorType::F32 ? 1e-5 : 3e-3)
+          << "position " << t << (type == TensorType::F32 ? " f32" : " f16");
   }
 }
 

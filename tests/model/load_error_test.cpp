@@ -7,6 +7,7 @@
 #include <functional>
 #include <set>
 
+#include "gguf_edit.h"
 #include "model/model.h"
 
 namespace inhouse::model {
@@ -20,26 +21,8 @@ std::string data_model(const std::string& name) {
   return (fs::path(INHOUSE_TEST_DATA) / "models" / (name + ".gguf")).string();
 }
 
-// A copy of `src` without the keys/tensors in `drop`, after `edit` (which may add or replace).
-std::vector<uint8_t> rebuild(const GgufFile& src, const std::set<std::string>& drop,
-                             const std::function<void(GgufWriter&)>& edit = {}) {
-  GgufWriter w(uint32_t(src.alignment()));
-  for (const gguf::KeyValue& kv : src.metadata())
-    if (!drop.count(kv.key) && kv.key != "general.alignment") w.set(kv.key, kv.value);
-  for (const gguf::TensorInfo& t : src.tensors())
-    if (!drop.count(t.name)) w.add_tensor(t.name, t.type, t.shape, t.data, t.n_bytes);
-  if (edit) edit(w);
-  return w.to_bytes();
-}
-
-std::string load_error(const std::vector<uint8_t>& bytes) {
-  try {
-    Model::load(GgufFile::parse(bytes.data(), bytes.size()), {.threads = 1});
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using testing::load_error;
+using testing::rebuild;
 
 class LoadErrors : public ::testing::Test {
  protected:
