@@ -4,7 +4,6 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -19,6 +18,7 @@
 #include <vector>
 
 #include "chat/chat_template.h"
+#include "common/run_cli.h"
 
 namespace inhouse::chat::testing {
 
@@ -113,40 +113,9 @@ class TempDirCleanup : public ::testing::Environment {
 };
 inline ::testing::Environment* const kTempDirCleanup = ::testing::AddGlobalTestEnvironment(new TempDirCleanup);
 
-struct CliResult {
-  int status = -1;
-  std::string out, err;
-};
-
-inline std::string shell_quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) {
-    if (c == '\'') q += "'\\''";
-    else q += c;
-  }
-  q += '\'';
-  return q;
-}
-
-// Runs build/inhouse with `args`; stdout is captured byte for byte.
-inline CliResult run_cli(const std::vector<std::string>& args) {
-  std::string out_path = write_temp("cli_stdout", ""), err_path = write_temp("cli_stderr", "");
-  std::string cmd = shell_quote(INHOUSE_BINARY);
-  for (const auto& a : args) {
-    cmd += ' ';
-    cmd += shell_quote(a);
-  }
-  cmd += " >";
-  cmd += shell_quote(out_path);
-  cmd += " 2>";
-  cmd += shell_quote(err_path);
-  int rc = std::system(cmd.c_str());
-  CliResult r;
-  r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  r.out = read_file(out_path);
-  r.err = read_file(err_path);
-  return r;
-}
+using test_util::CliResult;
+using test_util::run_cli;  // stdout and stderr captured byte for byte
+using test_util::shell_quote;
 
 // A minimal GGUF v3 file (no tensors) with a token list, bos/eos ids and optionally a chat
 // template: enough for `inhouse template render -m`.
