@@ -19,6 +19,7 @@ struct LogitsOptions {
   std::vector<int32_t> tokens;
   int greedy = 0;
   int threads = 0;
+  CacheFlags cache;
 };
 
 // Shortest text that reads back as the same float: exact and compact for large outputs.
@@ -29,7 +30,7 @@ void append_float(std::string& out, float v) {
 }
 
 void run_logits(const LogitsOptions& o) {
-  model::Model m = model::Model::open(o.model, {.threads = o.threads});
+  model::Model m = model::Model::open(o.model, o.cache.options(o.threads));
   std::vector<float> logits;
   const std::vector<int32_t> ids = model::greedy(m, o.tokens, o.greedy, &logits);
 
@@ -67,6 +68,7 @@ void register_logits(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--threads", o->threads, "Worker threads (default: all cores)")
       ->check(CLI::NonNegativeNumber);
+  add_cache_flags(cmd, o->cache);
   cmd->callback([o] { run_logits(*o); });
 }
 

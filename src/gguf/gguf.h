@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -171,7 +172,17 @@ class GgufWriter {
   void add_tensor(const std::string& name, TensorType type, const std::vector<int64_t>& shape,
                   const void* data, size_t n_bytes);
 
-  // Writes to a temporary file and renames it into place, so a crash never leaves half a file.
+  // Streaming: the tensor's bytes are produced only when the file is written, in tensor order,
+  // so a multi-GB output never sits in memory. `produce` passes them to the sink in as many
+  // pieces as it likes; the total must be exactly tensor_bytes(type, product(shape)) (Error
+  // otherwise). Whatever `produce` reads must outlive write() / to_bytes().
+  using ByteSink = std::function<void(const void* data, size_t n_bytes)>;
+  using TensorProducer = std::function<void(const ByteSink& sink)>;
+  void add_tensor(const std::string& name, TensorType type, const std::vector<int64_t>& shape,
+                  TensorProducer produce);
+
+  // Writes to a temporary file (path + ".tmp") and renames it into place, so a crash or an
+  // error (a throwing producer, a full disk) never leaves a partial file at `path`.
   void write(const std::string& path) const;
   std::vector<uint8_t> to_bytes() const;
 
@@ -180,8 +191,13 @@ class GgufWriter {
     std::string name;
     TensorType type;
     std::vector<int64_t> shape;
-    std::vector<uint8_t> data;
+    uint64_t n_bytes = 0;
+    std::vector<uint8_t> data;  // copied tensors
+    TensorProducer produce;     // streamed tensors
   };
+  uint64_t check_tensor(const std::string& name, TensorType type, const std::vector<int64_t>& shape) const;
+  std::vector<uint8_t> header_bytes() const;  // everything before the data section, padded
+  void write_data(const ByteSink& out) const;
   uint32_t alignment_;
   std::vector<KeyValue> kv_;
   std::vector<PendingTensor> tensors_;

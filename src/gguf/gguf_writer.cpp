@@ -1,7 +1,8 @@
 // GGUF writer: v3 layout, metadata in insertion order, each tensor's data aligned.
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <functional>
 
 #include "gguf/gguf.h"
@@ -85,8 +86,8 @@ void GgufWriter::copy_metadata(const GgufFile& file) {
     if (kv.key != "general.alignment") set(kv.key, own(kv.value));
 }
 
-void GgufWriter::add_tensor(const std::string& name, TensorType type, const std::vector<int64_t>& shape,
-                            const void* data, size_t n_bytes) {
+uint64_t GgufWriter::check_tensor(const std::string& name, TensorType type,
+                                  const std::vector<int64_t>& shape) const {
   if (name.empty()) throw Error("tensor name is empty");
   for (const PendingTensor& t : tensors_)
     if (t.name == name) throw Error("duplicate tensor name '" + name + "'");
@@ -99,14 +100,27 @@ void GgufWriter::add_tensor(const std::string& name, TensorType type, const std:
   if (!expected) throw Error("tensor '" + name + "': shape does not fit type " + tensor_type_name(type));
   if (uint64_t(shape[0]) % type_traits(type)->block_size != 0)
     throw Error("tensor '" + name + "': row length is not a multiple of the block size");
-  if (*expected != n_bytes)
-    throw Error("tensor '" + name + "': " + std::to_string(n_bytes) + " bytes given, " +
-                std::to_string(*expected) + " expected");
-  const auto* p = static_cast<const uint8_t*>(data);
-  tensors_.push_back({name, type, shape, std::vector<uint8_t>(p, p + n_bytes)});
+  return *expected;
 }
 
-std::vector<uint8_t> GgufWriter::to_bytes() const {
+void GgufWriter::add_tensor(const std::string& name, TensorType type, const std::vector<int64_t>& shape,
+                            const void* data, size_t n_bytes) {
+  const uint64_t expected = check_tensor(name, type, shape);
+  if (expected != n_bytes)
+    throw Error("tensor '" + name + "': " + std::to_string(n_bytes) + " bytes given, " +
+                std::to_string(expected) + " expected");
+  const auto* p = static_cast<const uint8_t*>(data);
+  tensors_.push_back({name, type, shape, expected, std::vector<uint8_t>(p, p + n_bytes), {}});
+}
+
+void GgufWriter::add_tensor(const std::string& name, TensorType type, const std::vector<int64_t>& shape,
+                            TensorProducer produce) {
+  if (!produce) throw Error("tensor '" + name + "' has no data producer");
+  const uint64_t expected = check_tensor(name, type, shape);
+  tensors_.push_back({name, type, shape, expected, {}, std::move(produce)});
+}
+
+std::vector<uint8_t> GgufWriter::header_bytes() const {
   Buffer b;
   b.put<uint32_t>(0x46554747);
   b.put<uint32_t>(3);
@@ -124,29 +138,76 @@ std::vector<uint8_t> GgufWriter::to_bytes() const {
     for (int64_t d : t.shape) b.put<int64_t>(d);
     b.put<uint32_t>(uint32_t(t.type));
     b.put<uint64_t>(offset);
-    offset += (t.data.size() + alignment_ - 1) / alignment_ * alignment_;
+    offset += (t.n_bytes + alignment_ - 1) / alignment_ * alignment_;
   }
   b.pad_to(alignment_);
-  for (const PendingTensor& t : tensors_) {
-    b.bytes.insert(b.bytes.end(), t.data.begin(), t.data.end());
-    b.pad_to(alignment_);
-  }
   return b.bytes;
 }
 
+// Each tensor's bytes, checked against its size, then zeros up to the next alignment.
+void GgufWriter::write_data(const ByteSink& out) const {
+  static const uint8_t zeros[256] = {};
+  for (const PendingTensor& t : tensors_) {
+    uint64_t written = 0;
+    if (t.produce) {
+      t.produce([&](const void* data, size_t n) {
+        if (written + n > t.n_bytes)
+          throw Error("tensor '" + t.name + "': producer gave more than the " +
+                      std::to_string(t.n_bytes) + " bytes expected");
+        out(data, n);
+        written += n;
+      });
+    } else {
+      out(t.data.data(), t.data.size());
+      written = t.data.size();
+    }
+    if (written != t.n_bytes)
+      throw Error("tensor '" + t.name + "': producer gave " + std::to_string(written) + " bytes, " +
+                  std::to_string(t.n_bytes) + " expected");
+    for (uint64_t pad = (alignment_ - written % alignment_) % alignment_; pad > 0;) {
+      const size_t chunk = size_t(std::min<uint64_t>(pad, sizeof zeros));
+      out(zeros, chunk);
+      pad -= chunk;
+    }
+  }
+}
+
+std::vector<uint8_t> GgufWriter::to_bytes() const {
+  std::vector<uint8_t> bytes = header_bytes();
+  write_data([&](const void* data, size_t n) {
+    const auto* p = static_cast<const uint8_t*>(data);
+    bytes.insert(bytes.end(), p, p + n);
+  });
+  return bytes;
+}
+
 void GgufWriter::write(const std::string& path) const {
-  std::vector<uint8_t> bytes = to_bytes();
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error("cannot create " + tmp);
-    out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
-    out.flush();
-    if (!out) throw Error("cannot write " + tmp);
+  const std::string tmp = path + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) throw Error("cannot create " + tmp + ": " + std::strerror(errno));
+  std::setvbuf(f, nullptr, _IOFBF, 1 << 20);  // tensors arrive in small pieces
+  auto put = [&](const void* data, size_t n) {
+    if (n > 0 && std::fwrite(data, 1, n, f) != n)
+      throw Error("cannot write " + tmp + ": " + std::strerror(errno));
+  };
+  try {
+    const std::vector<uint8_t> header = header_bytes();
+    put(header.data(), header.size());
+    write_data(put);
+    if (std::fflush(f) != 0) throw Error("cannot write " + tmp + ": " + std::strerror(errno));
+  } catch (...) {
+    std::fclose(f);
+    std::remove(tmp.c_str());
+    throw;
+  }
+  if (std::fclose(f) != 0) {
+    std::remove(tmp.c_str());
+    throw Error("cannot write " + tmp + ": " + std::strerror(errno));
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string reason = std::strerror(errno);
     std::remove(tmp.c_str());
-    throw Error("cannot rename " + tmp + " to " + path);
+    throw Error("cannot rename " + tmp + " to " + path + ": " + reason);
   }
 }
 
