@@ -1,0 +1,165 @@
+// server/server_impl.h (internal) — the running server's state shared by the route files: the
+// loaded models, authentication, rate limits, metrics, and the bridge that carries a
+// generation's streamed deltas from the scheduler's thread to an HTTP connection's thread.
+#pragma once
+
+#include <httplib.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "auth/auth.h"
+#include "chat/chat_template.h"
+#include "db/db.h"
+#include "engine/engine.h"
+#include "model/model.h"
+#include "server/server.h"
+#include "server/server_internal.h"
+#include "tokenizer/tokenizer.h"
+
+namespace inhouse::server {
+
+// A decoder served for completions. Heap-allocated: the scheduler holds references into it.
+struct ChatModel {
+  ChatModel(std::string name, std::string path, std::string arch, model::Model m);
+
+  std::string name, path, arch;
+  uint64_t file_size = 0;
+  int64_t created = 0;  // file modification time, unix seconds
+  model::Model model;
+  tokenizer::Tokenizer tokenizer;
+  std::optional<engine::ChatPrompt> chat_template;  // the file's own; none: chat routes refuse
+  std::unique_ptr<engine::Scheduler> scheduler;
+
+  // The prompt for a conversation, rendered by the model's own template. Throws ApiError 400
+  // when the model has no template or the template fails on these messages.
+  std::string render(const nlohmann::json& messages) const;
+  std::vector<int32_t> tokenize(const std::string& text, bool rendered) const {
+    return engine::tokenize_prompt(tokenizer, text, rendered);
+  }
+};
+
+// An encoder served for embeddings. One request at a time per model.
+struct EmbedModel {
+  EmbedModel(std::string name, std::string path, std::string arch, model::Encoder e);
+
+  std::string name, path, arch;
+  uint64_t file_size = 0;
+  int64_t created = 0;
+  model::Encoder encoder;
+  tokenizer::Tokenizer tokenizer;
+  std::mutex mutex;
+};
+
+// Who is calling: the authenticated client, or the peer address when authentication is off.
+struct Caller {
+  std::string id;
+  std::string role;
+};
+
+// A request that passed authentication and rate limits, with its parsed JSON body.
+struct Call {
+  Caller caller;
+  nlohmann::json body;
+};
+
+// Carries one generation's output from the scheduler thread to the HTTP thread.
+class GenerationChannel {
+ public:
+  void push(const engine::TokenTextStream::Delta& d);
+  void finish(const engine::GenerationResult& r);
+  // Waits up to timeout_ms for output. Returns the deltas that arrived (possibly none) and
+  // whether the generation has finished (then result() is final).
+  std::vector<engine::TokenTextStream::Delta> wait(int timeout_ms, bool& finished);
+  const engine::GenerationResult& result() const { return result_; }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<engine::TokenTextStream::Delta> pending_;
+  bool finished_ = false;
+  engine::GenerationResult result_;
+};
+
+// What a route asks the scheduler for.
+struct GenerationSpec {
+  ChatModel* model = nullptr;
+  std::vector<int32_t> prompt;
+  engine::SamplingParams sampling;
+  int max_tokens = 0;
+  std::vector<std::string> stop;
+  bool split_reasoning = false;
+  bool start_in_reasoning = false;
+};
+
+struct Generation {
+  uint64_t id = 0;
+  std::shared_ptr<GenerationChannel> channel;
+};
+
+struct Server::Impl {
+  ServerConfig config;
+  std::unique_ptr<db::Database> database;
+  std::unique_ptr<auth::ClientStore> clients;
+  std::unique_ptr<auth::TokenSigner> signer;
+  std::unique_ptr<RateLimiter> limiter;
+  Metrics metrics;
+  std::vector<std::unique_ptr<ChatModel>> chat_models;
+  std::vector<std::unique_ptr<EmbedModel>> embed_models;
+  std::unique_ptr<httplib::Server> http;
+  std::atomic<int> port{0};
+  int listen_socket = -1;
+
+  explicit Impl(ServerConfig c);
+  void load_models();
+  void install_routes();
+  void install_openai_routes();
+  void install_ollama_routes();
+  void install_inhouse_routes();
+
+  ChatModel& chat_model(const std::optional<std::string>& name);    // ApiError 404
+  EmbedModel& embed_model(const std::optional<std::string>& name);  // ApiError 404
+
+  // Authenticates (when required) and rate-limits a request; throws ApiError 401/429.
+  Caller admit(const httplib::Request& req);
+  // admit() and parse the JSON body (ApiError 400 when it is not a JSON object).
+  Call begin(const httplib::Request& req);
+  // Submits to the model's scheduler; throws ApiError 400 (can never run) / 503 (queue full).
+  Generation start(const GenerationSpec& spec);
+  // Waits for a generation to finish, cancelling it if the client goes away.
+  engine::GenerationResult wait(const Generation& g, ChatModel& m, const Caller& caller,
+                                std::string& reasoning, std::string& content);
+  // Streams a generation: `format` turns each delta (and the end) into bytes for the wire.
+  void stream(httplib::Response& res, const char* content_type, Generation g, ChatModel& m,
+              const Caller& caller,
+              std::function<std::string(const engine::TokenTextStream::Delta&)> on_delta,
+              std::function<std::string(const engine::GenerationResult&)> on_end,
+              std::string keepalive = "");
+  void record_generation(const ChatModel& m, const Caller& caller, const engine::GenerationResult& r);
+
+  // Wraps a handler: ApiError and other exceptions become the uniform error body.
+  httplib::Server::Handler guard(std::function<void(const httplib::Request&, httplib::Response&)> h);
+  void reply_error(httplib::Response& res, const ApiError& e);
+};
+
+// The L2-normalised embedding of one text; adds its token count to `tokens`. ApiError 400 when
+// the text is empty or longer than the model's context.
+std::vector<float> embed_text(EmbedModel& m, const std::string& text, int64_t& tokens);
+std::string base64_floats(const std::vector<float>& v);  // little-endian float32, as OpenAI's
+
+void send_json(httplib::Response& res, const nlohmann::json& body, int status = 200);
+int64_t unix_now();
+std::string random_id(const char* prefix);
+// The "messages" array of a chat request, with every content as a plain string. ApiError 400.
+nlohmann::json chat_messages(const nlohmann::json& body);
+// Sampling parameters from an OpenAI-style body (temperature, top_p, seed, ...).
+engine::SamplingParams openai_sampling(const Fields& f);
+
+}  // namespace inhouse::server
