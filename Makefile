@@ -1,12 +1,15 @@
 # Inhouse — the two commands a newcomer needs on a fresh Debian 12 machine:
-#   make run    install dependencies, build, run the main job
+#   make run    install dependencies, build, start the server (inhouse serve) on 127.0.0.1:8080
 #   make test   install dependencies, build, run every test
 # More: make sanitize (tests under ASan+UBSan), make fuzz (60 s of libFuzzer), make bench.
 
 BUILD ?= build
 JOBS ?= $(shell nproc)
-RUN_MODEL ?= tests/data/models/stories260k-f32.gguf
-RUN_PROMPT ?= Once upon a time
+# The bundled tiny models; point these at real GGUF files to serve them (make run CHAT_MODEL=...).
+CHAT_MODEL ?= tests/data/models/qwen2-tiny-chat-q4_0.gguf
+EMBED_MODEL ?= tests/data/models/bert-tiny-q8_0.gguf
+PORT ?= 8080
+DATA_DIR ?= $(HOME)/.local/share/inhouse
 
 .PHONY: all deps build test sanitize fuzz bench run ci clean
 
@@ -34,8 +37,8 @@ bench: build
 	for b in $(BUILD)/bench/bench_*; do $$b --benchmark_repetitions=5 --benchmark_report_aggregates_only=true; done
 
 run: build
-	$(BUILD)/inhouse info $(RUN_MODEL) | head -n 12
-	$(BUILD)/inhouse run -m $(RUN_MODEL) -p "$(RUN_PROMPT)" -n 64
+	$(BUILD)/inhouse serve --model chat=$(CHAT_MODEL) --model embed=$(EMBED_MODEL) \
+	  --host 127.0.0.1 --port $(PORT) --data-dir $(DATA_DIR)
 
 ci: test sanitize fuzz
 

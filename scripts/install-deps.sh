@@ -13,18 +13,41 @@ PACKAGES=(
   nlohmann-json3-dev                # JSON
   libpcre2-dev                      # pre-tokenizer regexes (Unicode properties, JIT)
   libicu-dev                        # Unicode normalisation (WordPiece NFD, case folding)
+  libhwy-dev                        # Highway: SIMD kernels with run-time dispatch (tensor)
+  libsqlite3-dev                    # the data directory's database (WAL)
+  libsodium-dev                     # Argon2id secret hashes, random ids, keyed digests (auth)
+  libjwt-dev                        # HS256 access tokens (auth)
+  libcpp-httplib-dev libssl-dev     # HTTP/HTTPS server (server)
+  libtomlplusplus-dev               # the server's TOML configuration
+  libyaml-cpp-dev                   # Markdown front matter (kb)
+  nodejs                            # tests: the real openai / ollama npm clients (npm below)
+  python3 python3-aiohttp           # tests: auth, rate-limit and load clients; server benchmark
+  prometheus                        # tests: a real Prometheus scrapes /metrics (and promtool lints it)
+  openssl curl jq                   # tests: self-signed TLS certificate, curl checks, perf-report.sh
 )
 
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all ${#PACKAGES[@]} packages present"
-  exit 0
-fi
+# Debian's nodejs ships npm separately; NodeSource's nodejs bundles it (and conflicts with it).
+command -v npm >/dev/null 2>&1 || dpkg-query -W -f='${Version}' nodejs 2>/dev/null | grep -q nodesource ||
+  missing+=(npm)
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-echo "install-deps: installing ${missing[*]}"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+else
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# npm packages for the client tests, pinned by tests/server/clients/package-lock.json.
+clients="$(dirname "$0")/../tests/server/clients"
+stamp="$clients/node_modules/.inhouse-installed-lock.json"
+if ! cmp -s "$clients/package-lock.json" "$stamp" 2>/dev/null; then
+  echo "install-deps: npm ci in tests/server/clients"
+  npm ci --prefix "$clients" --no-audit --no-fund --loglevel=error
+  cp "$clients/package-lock.json" "$stamp"
+fi

@@ -15,6 +15,11 @@ int main(int argc, char** argv) {
   inhouse::cli::register_logits(app);
   inhouse::cli::register_run(app);
   inhouse::cli::register_embed(app);
+  inhouse::cli::register_quantize(app);
+  inhouse::cli::register_synth(app);
+  inhouse::cli::register_bench(app);
+  inhouse::cli::register_serve(app);
+  inhouse::cli::register_client(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
