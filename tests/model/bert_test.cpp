@@ -14,6 +14,7 @@
 
 #include "common/run_cli.h"
 #include "model/model.h"
+#include "gguf_edit.h"
 #include "tokenizer/tokenizer.h"
 
 namespace inhouse::model {
@@ -118,13 +119,7 @@ TEST_F(BertFile, BadInputsAreErrors) {
 
 std::string load_error(const gguf::GgufFile& src, const std::set<std::string>& drop,
                        const std::function<void(gguf::GgufWriter&)>& edit = {}) {
-  gguf::GgufWriter w(uint32_t(src.alignment()));
-  for (const gguf::KeyValue& kv : src.metadata())
-    if (!drop.count(kv.key) && kv.key != "general.alignment") w.set(kv.key, kv.value);
-  for (const gguf::TensorInfo& t : src.tensors())
-    if (!drop.count(t.name)) w.add_tensor(t.name, t.type, t.shape, t.data, t.n_bytes);
-  if (edit) edit(w);
-  const auto bytes = w.to_bytes();
+  const auto bytes = testing::rebuild(src, drop, edit);
   try {
     Encoder e = Encoder::load(gguf::GgufFile::parse(bytes.data(), bytes.size()), {.threads = 1});
     if (e.pooling() == Pooling::None) e.embed(std::vector<int32_t>{101, 102});
