@@ -7,6 +7,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   clang libclang-rt-14-dev          # libFuzzer + sanitizer runtimes
+  libomp-dev                        # OpenMP for clang builds (FAISS needs it at link time)
   libgtest-dev libgmock-dev         # unit tests
   libbenchmark-dev                  # benchmarks
   libcli11-dev                      # command line
@@ -20,6 +21,10 @@ PACKAGES=(
   libcpp-httplib-dev libssl-dev     # HTTP/HTTPS server (server)
   libtomlplusplus-dev               # the server's TOML configuration
   libyaml-cpp-dev                   # Markdown front matter (kb)
+  libfaiss-dev libopenblas-dev      # vector index: exact inner product and HNSW (kb)
+  libpoppler-cpp-dev                # PDF text extraction (kb)
+  libgumbo-dev                      # HTML parsing (kb)
+  sqlite3-doc                       # benchmark corpus: SQLite's public-domain HTML documentation (kb)
   nodejs                            # tests: the real openai / ollama npm clients (npm below)
   python3 python3-aiohttp           # tests: auth, rate-limit and load clients; server benchmark
   prometheus                        # tests: a real Prometheus scrapes /metrics (and promtool lints it)

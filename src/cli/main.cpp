@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   inhouse::cli::register_bench(app);
   inhouse::cli::register_serve(app);
   inhouse::cli::register_client(app);
+  inhouse::cli::register_kb(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -85,11 +85,16 @@ std::string trim_copy(const std::string& s) {
 
 }  // namespace
 
-std::string Chunk::with_context(std::string_view title) const {
+std::string heading_trail(std::string_view title, const std::vector<std::string>& headings) {
   std::string out(title);
   for (const auto& h : headings)
     if (h != title) out += (out.empty() ? "" : " > ") + h;
-  return out.empty() ? text : out + "\n\n" + text;
+  return out;
+}
+
+std::string Chunk::with_context(std::string_view title) const {
+  const std::string trail = heading_trail(title, headings);
+  return trail.empty() ? text : trail + "\n\n" + text;
 }
 
 std::vector<Chunk> chunk_note(const Note& note, const ChunkOptions& o, const TokenCounter& count) {

@@ -374,7 +374,18 @@ static std::string route_label(const std::string& path) {
       "/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions", "/v1/embeddings",
       "/api/tags", "/api/show", "/api/generate", "/api/chat", "/api/embed", "/api/embeddings",
       "/api/version", "/api/v1/auth", "/api/v1/chat"};
-  return known.count(path) ? path : "other";
+  if (known.count(path)) return path;
+  // Knowledge-base routes by shape: kb and document names never become label values.
+  if (path == "/api/v1/kb") return path;
+  if (path.starts_with("/api/v1/kb/")) {
+    const std::string rest = path.substr(11);
+    const size_t slash = rest.find('/');
+    if (slash == std::string::npos) return "/api/v1/kb/:name";
+    static const std::set<std::string> ops = {"documents", "search", "ask", "links"};
+    const std::string op = rest.substr(slash + 1);
+    return ops.count(op) ? "/api/v1/kb/:name/" + op : "other";
+  }
+  return "other";
 }
 
 void Server::Impl::install_routes() {
@@ -446,6 +457,7 @@ void Server::Impl::install_routes() {
   install_openai_routes();
   install_ollama_routes();
   install_inhouse_routes();
+  install_kb_routes();
 }
 
 // ---- lifecycle -------------------------------------------------------------------------------

@@ -19,6 +19,7 @@
 #include "chat/chat_template.h"
 #include "db/db.h"
 #include "engine/engine.h"
+#include "kb/kb.h"
 #include "model/model.h"
 #include "server/server.h"
 #include "server/server_internal.h"
@@ -123,6 +124,17 @@ struct Server::Impl {
   void install_openai_routes();
   void install_ollama_routes();
   void install_inhouse_routes();
+  void install_kb_routes();  // routes_kb.cpp
+
+  // Knowledge bases (routes_kb.cpp): the store, and the embedding models their vectors came
+  // from, opened on first use by path (one embedding at a time).
+  std::unique_ptr<kb::KnowledgeStore> kb_store;
+  std::mutex kb_mutex, kb_embed_mutex;
+  std::map<std::string, std::unique_ptr<kb::Embedder>> kb_embedders;
+  kb::Embedder* kb_embedder(const kb::KbInfo& info);  // null for a keyword-only kb; ApiError 503
+  std::vector<float> kb_embed(const kb::KbInfo& info, const std::string& text);
+  kb::SearchQuery kb_query(const std::string& kb_name, const Fields& f, const char* text_field);
+  void kb_ask(const httplib::Request& req, httplib::Response& res);
 
   ChatModel& chat_model(const std::optional<std::string>& name);    // ApiError 404
   EmbedModel& embed_model(const std::optional<std::string>& name);  // ApiError 404

@@ -1,0 +1,297 @@
+// server/routes_kb.cpp — knowledge bases over HTTP, behind the server's authentication, rate
+// limits and uniform errors:
+//   GET    /api/v1/kb                         list
+//   POST   /api/v1/kb                         create {"name", "description"?, "embed_model"?}
+//   GET    /api/v1/kb/NAME                    show (with its documents)
+//   DELETE /api/v1/kb/NAME                    remove
+//   POST   /api/v1/kb/NAME/documents          upload {"path", "content" | "content_base64", "format"?}
+//   DELETE /api/v1/kb/NAME/documents?path=P   remove one document
+//   POST   /api/v1/kb/NAME/search             {"query", "k"?, "mode"?}
+//   POST   /api/v1/kb/NAME/ask                {"question", "model"?, "k"?, "mode"?, "stream"?, "max_tokens"?, "links"?}
+//   GET    /api/v1/kb/NAME/links?note=N       outgoing links and backlinks
+// Who may do what per knowledge base (roles, ACLs) is issue 7; today any admitted caller may.
+#include <sodium.h>
+
+#include "kb/kb.h"
+#include "server/server_impl.h"
+
+namespace inhouse::server {
+namespace {
+
+using nlohmann::json;
+
+const char* kName = R"(([A-Za-z0-9_.\-]{1,64}))";
+
+std::string route(const std::string& tail = "") { return std::string("/api/v1/kb/") + kName + tail; }
+
+// kb's errors as HTTP errors; anything else goes on to guard().
+template <typename F>
+auto kb_call(F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const kb::Error& e) {
+    switch (e.code()) {
+      case kb::Error::Code::NotFound: throw not_found(e.what());
+      case kb::Error::Code::AlreadyExists: throw ApiError{409, e.what(), {}, "conflict_error"};
+      case kb::Error::Code::Invalid: throw bad_request(e.what());
+    }
+    throw;
+  } catch (const kb::ParseError& e) {
+    throw ApiError{422, std::string("cannot parse the document: ") + e.what(), {}, "invalid_request_error"};
+  }
+}
+
+json info_json(const kb::KbInfo& i) {
+  return {{"name", i.name}, {"description", i.description}, {"embed_model", i.embed_model}, {"dim", i.dim},
+          {"created_at", i.created_at}, {"documents", i.documents}, {"chunks", i.chunks}};
+}
+
+json document_json(const kb::DocumentInfo& d) {
+  return {{"id", d.id}, {"path", d.path}, {"title", d.title}, {"format", kb::format_name(d.format)},
+          {"chunks", d.chunks}, {"size", d.size}, {"ingested_at", d.ingested_at}, {"tags", d.tags},
+          {"metadata", d.metadata}};
+}
+
+json hit_json(const kb::SearchHit& h, size_t rank) {
+  return {{"rank", rank}, {"score", h.score}, {"path", h.path}, {"title", h.title},
+          {"headings", h.chunk.headings}, {"snippet", h.snippet}, {"chunk_id", h.chunk.id},
+          {"vector_rank", h.vector_rank ? json(*h.vector_rank) : json(nullptr)},
+          {"keyword_rank", h.keyword_rank ? json(*h.keyword_rank) : json(nullptr)}};
+}
+
+json source_json(const kb::Source& s) {
+  return {{"number", s.number}, {"path", s.path}, {"title", s.title}, {"headings", s.headings},
+          {"chunk_id", s.chunk_id}, {"linked", s.linked}};
+}
+
+kb::SearchMode mode_field(const Fields& f) {
+  const std::string mode = f.string("mode").value_or("hybrid");
+  if (mode == "vector") return kb::SearchMode::Vector;
+  if (mode == "keyword") return kb::SearchMode::Keyword;
+  if (mode == "hybrid") return kb::SearchMode::Hybrid;
+  throw bad_request("field 'mode' must be \"vector\", \"keyword\" or \"hybrid\"");
+}
+
+std::string decode_base64(const std::string& text) {
+  std::string out(text.size() / 4 * 3 + 3, '\0');
+  size_t n = 0;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(), " \r\n",
+                        &n, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0)
+    throw bad_request("field 'content_base64' is not valid base64");
+  out.resize(n);
+  return out;
+}
+
+}  // namespace
+
+kb::Embedder* Server::Impl::kb_embedder(const kb::KbInfo& info) {
+  if (info.dim == 0) return nullptr;
+  std::lock_guard lock(kb_mutex);
+  auto& slot = kb_embedders[info.embed_model];
+  if (!slot) {
+    try {
+      slot = kb::open_gguf_embedder(info.embed_model, config.threads);
+    } catch (const std::exception& e) {
+      kb_embedders.erase(info.embed_model);
+      throw ApiError{503, "knowledge base '" + info.name + "' needs embedding model " + info.embed_model + ": " + e.what(),
+                     {}, "server_error"};
+    }
+  }
+  return slot.get();
+}
+
+// Embedding models are not thread-safe: one caller at a time.
+std::vector<float> Server::Impl::kb_embed(const kb::KbInfo& info, const std::string& text) {
+  kb::Embedder* e = kb_embedder(info);
+  if (!e) return {};
+  std::lock_guard lock(kb_embed_mutex);
+  return e->embed(text);
+}
+
+void Server::Impl::install_kb_routes() {
+  kb_store = std::make_unique<kb::KnowledgeStore>(kb::KnowledgeStore::open(config.data_dir));
+
+  http->Get("/api/v1/kb", guard([this](const httplib::Request& req, httplib::Response& res) {
+    admit(req);
+    json out = json::array();
+    for (const auto& i : kb_store->list()) out.push_back(info_json(i));
+    send_json(res, {{"object", "list"}, {"data", out}});
+  }));
+
+  http->Post("/api/v1/kb", guard([this](const httplib::Request& req, httplib::Response& res) {
+    const auto [caller, body] = begin(req);
+    const Fields f(body);
+    const std::string name = f.required_string("name");
+    std::string embed_path;
+    int dim = 0;
+    if (auto model = f.string("embed_model"); model || !embed_models.empty()) {
+      EmbedModel& m = embed_model(model);
+      embed_path = std::filesystem::absolute(m.path).lexically_normal().string();
+      dim = int(m.encoder.n_embd());
+    }
+    const kb::KbInfo info = kb_call([&] { return kb_store->create(name, embed_path, dim, f.string("description").value_or("")); });
+    send_json(res, info_json(info), 201);
+  }));
+
+  http->Get(route(), guard([this](const httplib::Request& req, httplib::Response& res) {
+    admit(req);
+    const std::string name = req.matches[1];
+    json out = info_json(kb_call([&] { return kb_store->get(name); }));
+    json docs = json::array();
+    for (const auto& d : kb_call([&] { return kb_store->documents(name); })) docs.push_back(document_json(d));
+    out["files"] = docs;
+    send_json(res, out);
+  }));
+
+  http->Delete(route(), guard([this](const httplib::Request& req, httplib::Response& res) {
+    admit(req);
+    const std::string name = req.matches[1];
+    kb_call([&] { kb_store->remove(name); });
+    send_json(res, {{"deleted", name}});
+  }));
+
+  http->Post(route("/documents"), guard([this](const httplib::Request& req, httplib::Response& res) {
+    const auto [caller, body] = begin(req);
+    const std::string name = req.matches[1];
+    const Fields f(body);
+    const std::string path = f.required_string("path");
+    const auto text = f.string("content");
+    const auto b64 = f.string("content_base64");
+    if (bool(text) == bool(b64)) throw bad_request("give exactly one of fields 'content' and 'content_base64'");
+    const std::string bytes = text ? *text : decode_base64(*b64);
+    std::optional<kb::Format> format = kb::format_of(path);
+    if (auto given = f.string("format")) {
+      format = *given == "markdown" ? kb::Format::Markdown : *given == "html" ? kb::Format::Html
+             : *given == "pdf"      ? kb::Format::Pdf      : *given == "text" ? kb::Format::Text
+                                    : throw bad_request("field 'format' must be markdown, html, pdf or text");
+    }
+    if (!format) throw bad_request("field 'path' has an unknown extension; give 'format'");
+    const kb::KbInfo info = kb_call([&] { return kb_store->get(name); });
+    kb::Embedder* embedder = kb_embedder(info);
+    kb::DocumentInput doc = kb_call([&] {
+      std::unique_lock lock(kb_embed_mutex, std::defer_lock);
+      if (embedder) lock.lock();
+      return kb::prepare_document("upload:" + path, bytes, *format, embedder, {});
+    });
+    const int64_t id = kb_call([&] { return kb_store->put_document(name, doc); });
+    send_json(res, {{"id", id}, {"path", doc.path}, {"title", doc.title}, {"chunks", doc.chunks.size()}}, 201);
+  }));
+
+  http->Delete(route("/documents"), guard([this](const httplib::Request& req, httplib::Response& res) {
+    admit(req);
+    const std::string name = req.matches[1];
+    const std::string path = req.get_param_value("path");
+    if (path.empty()) throw bad_request("query parameter 'path' is required");
+    const auto doc = kb_call([&] { return kb_store->find_document(name, path); });
+    if (!doc || !kb_call([&] { return kb_store->remove_document(name, doc->path); }))
+      throw not_found("no document '" + path + "' in knowledge base '" + name + "'");
+    send_json(res, {{"deleted", doc->path}});
+  }));
+
+  http->Get(route("/links"), guard([this](const httplib::Request& req, httplib::Response& res) {
+    admit(req);
+    const std::string name = req.matches[1];
+    const std::string note = req.get_param_value("note");
+    if (note.empty()) throw bad_request("query parameter 'note' is required");
+    const kb::NoteLinks nl = kb_call([&] { return kb_store->links(name, note); });
+    auto one = [](const kb::NoteLink& l) {
+      return json{{"from_path", l.from_path}, {"from_title", l.from_title}, {"target", l.link.target},
+                  {"resolved", l.resolved.has_value()}, {"to_path", l.to_path}, {"to_title", l.to_title}};
+    };
+    json out = {{"outgoing", json::array()}, {"backlinks", json::array()}};
+    for (const auto& l : nl.outgoing) out["outgoing"].push_back(one(l));
+    for (const auto& l : nl.backlinks) out["backlinks"].push_back(one(l));
+    send_json(res, out);
+  }));
+
+  http->Post(route("/search"), guard([this](const httplib::Request& req, httplib::Response& res) {
+    const auto [caller, body] = begin(req);
+    const std::string name = req.matches[1];
+    const kb::SearchQuery q = kb_query(name, Fields(body), "query");
+    const kb::SearchResult r = kb_call([&] { return kb_store->search(name, q); });
+    json hits = json::array();
+    for (size_t i = 0; i < r.hits.size(); ++i) hits.push_back(hit_json(r.hits[i], i + 1));
+    const char* mode = r.mode_used == kb::SearchMode::Vector ? "vector" : r.mode_used == kb::SearchMode::Keyword ? "keyword" : "hybrid";
+    send_json(res, {{"kb", name}, {"mode", mode}, {"note", r.note}, {"hits", hits}});
+  }));
+
+  http->Post(route("/ask"), guard([this](const httplib::Request& req, httplib::Response& res) { kb_ask(req, res); }));
+}
+
+kb::SearchQuery Server::Impl::kb_query(const std::string& kb_name, const Fields& f, const char* text_field) {
+  kb::SearchQuery q;
+  q.text = f.required_string(text_field);
+  q.k = size_t(f.integer("k", 1, 100).value_or(10));
+  q.mode = mode_field(f);
+  const kb::KbInfo info = kb_call([&] { return kb_store->get(kb_name); });
+  if (q.mode != kb::SearchMode::Keyword) q.embedding = kb_embed(info, q.text);
+  return q;
+}
+
+void Server::Impl::kb_ask(const httplib::Request& req, httplib::Response& res) {
+  const auto [caller, body] = begin(req);
+  const std::string name = req.matches[1];
+  const Fields f(body);
+  ChatModel& m = chat_model(f.string("model"));
+  const kb::SearchQuery q = kb_query(name, f, "question");
+  const auto count = [&m](std::string_view t) { return m.tokenizer.encode(t, false, false).size(); };
+  const size_t budget = size_t(std::max<int64_t>(64, m.scheduler->n_ctx() / 2));  // half the context for sources
+  const std::vector<kb::Source> sources =
+      kb_call([&] { return kb::retrieve_sources(*kb_store, name, q, f.boolean("links").value_or(true), budget, count); });
+  json cited = json::array();
+  for (const auto& s : sources) cited.push_back(source_json(s));
+  const bool streaming = f.boolean("stream").value_or(false);
+  if (sources.empty()) {  // nothing to answer from: the model is not asked
+    const json out = {{"answer", kb::kNoAnswer}, {"sources", cited}, {"finish_reason", "stop"}};
+    if (!streaming) return send_json(res, out);
+    res.set_content("data: " + json{{"sources", cited}}.dump() + "\n\ndata: " + json{{"text", kb::kNoAnswer}}.dump() +
+                        "\n\ndata: " + json{{"done", true}, {"finish_reason", "stop"}}.dump() + "\n\n",
+                    "text/event-stream");
+    return;
+  }
+  GenerationSpec spec;
+  spec.model = &m;
+  const std::string text = m.render(kb::build_rag_prompt(q.text, sources).messages);
+  spec.prompt = m.tokenize(text, true);
+  spec.sampling = openai_sampling(f);
+  spec.max_tokens = int(f.integer("max_tokens", 1, m.scheduler->n_ctx()).value_or(512));
+  spec.split_reasoning = true;
+  spec.start_in_reasoning = engine::prompt_opens_reasoning(text);
+  auto usage = [](const engine::GenerationResult& r) {
+    const int64_t n = int64_t(r.tokens.size());
+    return json{{"prompt_tokens", r.prompt_tokens}, {"completion_tokens", n}, {"total_tokens", r.prompt_tokens + n}};
+  };
+  auto finish = [](const engine::GenerationResult& r) { return engine::finish_reason_name(r.finish_reason); };
+  Generation g = start(spec);
+  if (!streaming) {
+    std::string reasoning, content;
+    const engine::GenerationResult r = wait(g, m, caller, reasoning, content);
+    if (r.finish_reason == engine::FinishReason::Error)
+      throw ApiError{500, "generation failed: " + r.error, {}, "server_error"};
+    json out = {{"answer", content}, {"sources", cited}, {"finish_reason", finish(r)}, {"usage", usage(r)}};
+    if (!reasoning.empty()) out["reasoning"] = reasoning;
+    return send_json(res, out);
+  }
+  auto event = [](const json& j) { return "data: " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n"; };
+  auto sent_sources = std::make_shared<bool>(false);
+  auto sources_once = [event, cited, sent_sources]() {
+    if (*sent_sources) return std::string();
+    *sent_sources = true;
+    return event({{"sources", cited}});
+  };
+  auto on_delta = [event, sources_once](const engine::TokenTextStream::Delta& d) {
+    std::string out = sources_once();
+    if (!d.reasoning.empty()) out += event({{"reasoning", d.reasoning}});
+    if (!d.content.empty()) out += event({{"text", d.content}});
+    return out;
+  };
+  auto on_end = [event, usage, finish, sources_once](const engine::GenerationResult& r) {
+    std::string out = sources_once();
+    if (r.finish_reason == engine::FinishReason::Error)
+      return out + event(error_body({500, "generation failed: " + r.error, {}, "server_error"}));
+    return out + event({{"done", true}, {"finish_reason", finish(r)}, {"usage", usage(r)}});
+  };
+  stream(res, "text/event-stream", std::move(g), m, caller, on_delta, on_end, ": keep-alive\n\n");
+}
+
+}  // namespace inhouse::server
