@@ -1,7 +1,10 @@
 // Sampler and StopStrings behaviour: greedy, truncation rules, penalties, seeded determinism.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <map>
+#include <random>
 #include <set>
 
 #include "engine/engine.h"
@@ -146,6 +149,78 @@ TEST(Sampler, RejectsBadParams) {
   EXPECT_THROW(Sampler{p}, std::invalid_argument);
   Sampler ok{SamplingParams()};
   EXPECT_THROW(ok.sample(nullptr, 0), std::invalid_argument);
+}
+
+// The sampler sorts only the prefix of the vocabulary its rules reach. This is the plain
+// algorithm it replaced (sort everything, then truncate, then draw), to check that both pick
+// the same tokens from the same seed.
+int32_t full_sort_sample(const SamplingParams& p, std::vector<float> l, std::mt19937_64& rng) {
+  struct C {
+    int32_t id;
+    float logit;
+  };
+  std::vector<C> c;
+  for (size_t i = 0; i < l.size(); ++i) c.push_back({int32_t(i), l[i]});
+  std::sort(c.begin(), c.end(), [](const C& a, const C& b) { return a.logit > b.logit || (a.logit == b.logit && a.id < b.id); });
+  if (p.top_k > 0 && size_t(p.top_k) < c.size()) c.resize(size_t(p.top_k));
+  for (C& x : c) x.logit /= p.temperature;
+  auto probs = [&] {
+    std::vector<double> q(c.size());
+    double sum = 0;
+    for (size_t i = 0; i < c.size(); ++i) sum += q[i] = std::exp(double(c[i].logit) - double(c[0].logit));
+    for (double& x : q) x /= sum;
+    return q;
+  };
+  if (p.top_p < 1.0f) {
+    const std::vector<double> q = probs();
+    double cum = 0;
+    for (size_t i = 0; i < c.size(); ++i)
+      if ((cum += q[i]) >= p.top_p) {
+        c.resize(i + 1);
+        break;
+      }
+  }
+  if (p.min_p > 0) {
+    const float threshold = c[0].logit + std::log(p.min_p);
+    size_t keep = 1;
+    while (keep < c.size() && c[keep].logit >= threshold) ++keep;
+    c.resize(keep);
+  }
+  const std::vector<double> q = probs();
+  const double u = double(rng() >> 11) * (1.0 / 9007199254740992.0);
+  double cum = 0;
+  for (size_t i = 0; i < c.size(); ++i)
+    if (u < (cum += q[i])) return c[i].id;
+  return c.back().id;
+}
+
+TEST(Sampler, PartialSelectionPicksWhatAFullSortPicks) {
+  // A large vocabulary with ties (logits rounded to 1/8) and a few clear favourites.
+  std::mt19937 gen(3);
+  std::normal_distribution<float> noise(0.0f, 2.0f);
+  std::vector<float> l(8000);
+  for (float& x : l) x = std::round(noise(gen) * 8.0f) / 8.0f;
+  for (int i = 0; i < 10; ++i) l[size_t(i) * 797] = 9.0f - float(i) * 0.25f;
+  struct Case {
+    float temperature;
+    int top_k;
+    float top_p, min_p;
+  };
+  for (const Case& k : {Case{1.0f, 0, 1.0f, 0.0f}, Case{0.7f, 0, 0.9f, 0.0f}, Case{0.8f, 40, 0.95f, 0.05f},
+                        Case{1.5f, 0, 1.0f, 0.01f}, Case{2.0f, 0, 0.999f, 0.0f}, Case{1.0f, 3000, 0.5f, 0.0f}}) {
+    SamplingParams p;
+    p.temperature = k.temperature;
+    p.top_k = k.top_k;
+    p.top_p = k.top_p;
+    p.min_p = k.min_p;
+    p.seed = 11;
+    Sampler s(p);
+    std::mt19937_64 rng(p.seed);
+    for (int i = 0; i < 150; ++i)
+      ASSERT_EQ(s.sample(l.data(), l.size()), full_sort_sample(p, l, rng))
+          << "draw " << i << ", temperature " << k.temperature << ", top_k " << k.top_k << ", top_p " << k.top_p
+          << ", min_p " << k.min_p;
+  }
 }
 
 TEST(StopStrings, CutsAtStopAcrossPieces) {
