@@ -16,6 +16,7 @@
 #include "auth/auth.h"
 #include "db/db.h"
 #include "server/server.h"
+#include "test_server.h"
 
 namespace fs = std::filesystem;
 using namespace inhouse;
@@ -23,60 +24,12 @@ using nlohmann::json;
 
 namespace {
 
-const std::string kModels = std::string(INHOUSE_TEST_DATA) + "/models/";
-
-fs::path fresh_dir(const std::string& name) {
-  const fs::path d = fs::temp_directory_path() / ("inhouse-server-test-" + std::to_string(::getpid())) / name;
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
-
-// A server running on its own thread for the lifetime of the object.
-class RunningServer {
- public:
-  explicit RunningServer(server::ServerConfig c) : server_(std::move(c)) {
-    thread_ = std::thread([this] { server_.run(); });
-    if (!server_.wait_until_listening(10000)) throw std::runtime_error("server did not start");
-  }
-  ~RunningServer() {
-    server_.stop();
-    thread_.join();
-  }
-  httplib::Client client() const {
-    httplib::Client c("127.0.0.1", server_.bound_port());
-    c.set_read_timeout(60, 0);
-    return c;
-  }
-
- private:
-  server::Server server_;
-  std::thread thread_;
-};
-
-server::ServerConfig base_config(const std::string& dir) {
-  server::ServerConfig c;
-  c.port = 0;
-  c.threads = 1;
-  c.parallel = 4;
-  c.ctx = 256;
-  c.data_dir = fresh_dir(dir);
-  c.models = {{"chat", kModels + "qwen2-tiny-chat-q4_0.gguf"},
-              {"raw", kModels + "qwen2-tiny-q4_0.gguf"},
-              {"bge", kModels + "bert-tiny-q8_0.gguf"}};
-  return c;
-}
-
-json body_of(const httplib::Result& r) { return json::parse(r->body); }
-
-void expect_error(const httplib::Result& r, int status, const std::string& fragment) {
-  ASSERT_TRUE(r) << "no response";
-  EXPECT_EQ(r->status, status) << r->body;
-  const json b = json::parse(r->body, nullptr, false);
-  ASSERT_TRUE(b.contains("error")) << r->body;
-  EXPECT_EQ(b["error"]["code"], status) << r->body;
-  EXPECT_NE(b["error"]["message"].get<std::string>().find(fragment), std::string::npos) << r->body;
-}
+using test_util::base_config;
+using test_util::body_of;
+using test_util::expect_error;
+using test_util::fresh_dir;
+using test_util::kModels;
+using test_util::RunningServer;
 
 class ServerTest : public ::testing::Test {
  protected:
