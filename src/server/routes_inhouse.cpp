@@ -57,8 +57,6 @@ void Server::Impl::install_inhouse_routes() {
     if (!f.boolean("stream").value_or(false)) {
       std::string reasoning, content;
       const engine::GenerationResult r = wait(g, m, caller, reasoning, content);
-      if (r.finish_reason == engine::FinishReason::Error)
-        throw ApiError{500, "generation failed: " + r.error, {}, "server_error"};
       json out = {{"id", id}, {"model", m.name}, {"text", content}, {"finish_reason", finish(r)}, {"usage", usage(r)}};
       if (!reasoning.empty()) out["reasoning"] = reasoning;
       send_json(res, out);

@@ -173,8 +173,6 @@ void Server::Impl::install_ollama_routes() {
       if (!streaming) {
         std::string reasoning, content;
         const engine::GenerationResult r = wait(g, m, caller, reasoning, content);
-        if (r.finish_reason == engine::FinishReason::Error)
-          throw ApiError{500, "generation failed: " + r.error, {}, "server_error"};
         send_json(res, final_fields(piece(reasoning, content, true), r));
         return;
       }

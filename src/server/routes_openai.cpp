@@ -37,11 +37,6 @@ static json usage_json(const engine::GenerationResult& r) {
           {"prompt_tokens_details", {{"cached_tokens", r.cached_prompt_tokens}}}};
 }
 
-static void check_result(const engine::GenerationResult& r) {
-  if (r.finish_reason == engine::FinishReason::Error)
-    throw ApiError{500, "generation failed: " + r.error, {}, "server_error"};
-}
-
 static std::string sse(const json& j) {
   return "data: " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
 }
@@ -107,7 +102,6 @@ void Server::Impl::install_openai_routes() {
       if (!streaming) {
         std::string reasoning, content;
         const engine::GenerationResult r = wait(g, m, caller, reasoning, content);
-        check_result(r);
         json out = base;
         json choice = {{"index", 0}, {"finish_reason", finish_name(r.finish_reason)}};
         if (chat) {

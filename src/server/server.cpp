@@ -244,8 +244,11 @@ engine::GenerationResult Server::Impl::wait(const Generation& g, ChatModel& m, c
       content += d.content;
     }
     if (finished) {
-      record_generation(m, caller, g.channel->result());
-      return g.channel->result();
+      const engine::GenerationResult& r = g.channel->result();
+      record_generation(m, caller, r);
+      if (r.finish_reason == engine::FinishReason::Error)
+        throw ApiError{500, "generation failed: " + r.error, {}, "server_error"};
+      return r;
     }
     if (!http->is_running()) m.scheduler->cancel(g.id);
   }

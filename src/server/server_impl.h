@@ -145,7 +145,8 @@ struct Server::Impl {
   Call begin(const httplib::Request& req);
   // Submits to the model's scheduler; throws ApiError 400 (can never run) / 503 (queue full).
   Generation start(const GenerationSpec& spec);
-  // Waits for a generation to finish, cancelling it if the client goes away.
+  // Waits for a generation to finish, cancelling it if the client goes away. A generation that
+  // failed becomes ApiError 500.
   engine::GenerationResult wait(const Generation& g, ChatModel& m, const Caller& caller,
                                 std::string& reasoning, std::string& content);
   // Streams a generation: `format` turns each delta (and the end) into bytes for the wire.
