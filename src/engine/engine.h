@@ -190,6 +190,9 @@ struct SchedulerOptions {
   int64_t n_ctx = 0;      // per slot; <= 0: min(the model's training context, 4096)
   size_t max_queue = 64;  // waiting requests beyond this are rejected (QueueFull)
   int64_t n_batch = 512;  // most prompt tokens one step prefills (over all slots)
+  // ... while some slot is generating: a long new prompt is prefilled in pieces this big, so the
+  // running streams keep getting a token every step instead of stalling for the whole prompt.
+  int64_t n_batch_while_decoding = 64;
 };
 
 // The counters a /metrics endpoint reports.

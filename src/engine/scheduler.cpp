@@ -5,7 +5,7 @@
 // A step: (1) under the lock, drop cancelled requests and move queued ones into free slots (the
 // slot whose cached tokens share the longest prefix with the prompt); (2) without it, build one
 // forward_batch from the next prompt chunk of every prefilling slot (at most n_batch prompt
-// tokens in all) and the pending token of every generating slot; (3) sample each slot's next
+// tokens in all, n_batch_while_decoding when some slot is generating) and the pending token of every generating slot; (3) sample each slot's next
 // token from its row and stream the text.
 #include <algorithm>
 #include <chrono>
@@ -105,6 +105,7 @@ Scheduler::Impl::Impl(model::Model& m, const tokenizer::Tokenizer& t, SchedulerO
     : model(m), tokenizer(t), options([&] {
         if (o.n_parallel < 1) throw std::invalid_argument("scheduler: n_parallel must be >= 1");
         if (o.n_batch < 1) throw std::invalid_argument("scheduler: n_batch must be >= 1");
+        if (o.n_batch_while_decoding < 1) throw std::invalid_argument("scheduler: n_batch_while_decoding must be >= 1");
         if (o.n_ctx <= 0) o.n_ctx = std::min<int64_t>(m.hparams().n_ctx_train, 4096);
         return o;
       }()) {
@@ -214,7 +215,8 @@ void Scheduler::Impl::run() {
 void Scheduler::Impl::step() {
   std::vector<model::SeqBatch> items;
   std::vector<Slot*> owners;
-  int64_t prompt_budget = options.n_batch;
+  const bool decoding = std::any_of(slots.begin(), slots.end(), [](const Slot& s) { return s.job && !s.prefilling(); });
+  int64_t prompt_budget = decoding ? std::min(options.n_batch, options.n_batch_while_decoding) : options.n_batch;
   for (Slot& s : slots) {
     if (!s.job) continue;
     if (s.prefilling()) {

@@ -3,6 +3,8 @@
 // prefix, and are refused clearly when the queue is full or the prompt cannot fit.
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include <chrono>
 #include <condition_variable>
 #include <future>
@@ -265,6 +267,27 @@ TEST_F(SchedulerTest, LongPromptsArePrefilledInChunks) {
   s.submit(request(f.prompt(6), 10, b));
   EXPECT_EQ(a->wait().tokens, want_a);
   EXPECT_EQ(b->wait().tokens, want_b);
+}
+
+// A long prompt arriving while another request generates is prefilled a piece per step, and the
+// running request keeps getting a token every one of those steps instead of stalling.
+TEST_F(SchedulerTest, RunningStreamsKeepDecodingWhileALongPromptIsPrefilled) {
+  const auto want_a = model::greedy(f.model, f.prompt(1), 40), want_b = model::greedy(f.model, f.prompt(7), 5);
+  Scheduler s(f.model, f.tok, {.n_parallel = 2, .n_batch = 512, .n_batch_while_decoding = 4});
+  auto a = std::make_shared<Capture>(), b = std::make_shared<Capture>();
+  std::atomic<int> a_deltas_at_b_submit{0}, a_deltas_at_b_first{0};
+  s.submit(request(f.prompt(1), 40, a, [&](int n) {
+    if (n != 3) return;
+    a_deltas_at_b_submit = n;
+    s.submit(request(f.prompt(7), 5, b, [&](int m) {
+      if (m == 1) a_deltas_at_b_first = a->deltas;
+    }));
+  }));
+  EXPECT_EQ(a->wait().tokens, want_a);
+  EXPECT_EQ(b->wait().tokens, want_b);
+  // B's 30-token prompt takes ceil(30 / 4) = 8 steps; A got a token in (nearly) each of them.
+  ASSERT_EQ(f.prompt(7).size(), 31u);
+  EXPECT_GE(a_deltas_at_b_first - a_deltas_at_b_submit, 6);
 }
 
 // ---- limits and errors -----------------------------------------------------------------------
