@@ -70,10 +70,17 @@ class ChatModel {
   double temperature_;
 };
 
-void print_sources(const std::vector<kb::Source>& sources) {
-  std::printf("\n\nSources:\n");
-  for (const kb::Source& s : sources) {
-    std::printf("[%d] %s%s — %s\n", s.number, kb::heading_trail(s.title, s.headings).c_str(), s.linked ? " (linked)" : "", s.path.c_str());
+// The sources the answer cites; all retrieved ones (so labelled) when it cites none.
+void print_sources(const std::string& answer, const std::vector<kb::Source>& sources) {
+  if (answer.find(kb::kNoAnswer) != std::string::npos) return;
+  std::vector<int> shown = kb::cited_sources(answer, sources.size());
+  std::printf(shown.empty() ? "\n\nSources (retrieved; the answer cites none):\n" : "\n\nSources:\n");
+  if (shown.empty())
+    for (const kb::Source& s : sources) shown.push_back(s.number);
+  for (int n : shown) {
+    const kb::Source& s = sources[size_t(n - 1)];
+    std::printf("[%d] %s%s — %s\n", s.number, kb::heading_trail(s.title, s.headings).c_str(), s.linked ? " (linked)" : "",
+                s.path.c_str());
   }
 }
 
@@ -89,8 +96,8 @@ void ask(const KbOptions& o) {
     std::printf("%s\n", std::string(kb::kNoAnswer).c_str());
     return;
   }
-  chat.answer(kb::build_rag_prompt(o.query, sources).messages, stdout);
-  print_sources(sources);
+  const std::string answer = chat.answer(kb::build_rag_prompt(o.query, sources).messages, stdout);
+  print_sources(answer, sources);
 }
 
 void summarize(const KbOptions& o) {

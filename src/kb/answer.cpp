@@ -60,6 +60,29 @@ RagPrompt build_rag_prompt(const std::string& question, const std::vector<Source
   return p;
 }
 
+std::vector<int> cited_sources(std::string_view answer, size_t n_sources) {
+  std::vector<int> out;
+  std::set<int> seen;
+  for (size_t open = answer.find('['); open != std::string_view::npos; open = answer.find('[', open + 1)) {
+    const size_t close = answer.find(']', open);
+    if (close == std::string_view::npos) break;
+    const std::string_view inside = answer.substr(open + 1, close - open - 1);
+    if (inside.empty() || inside.find_first_not_of("0123456789, ") != std::string_view::npos) continue;
+    int n = -1;
+    for (size_t i = 0; i <= inside.size(); ++i) {
+      const char c = i < inside.size() ? inside[i] : ',';
+      if (c >= '0' && c <= '9') {
+        n = (n < 0 ? 0 : n) * 10 + (c - '0');
+        if (n > 1000000) n = 1000000;
+      } else if (n >= 0) {
+        if (n >= 1 && size_t(n) <= n_sources && seen.insert(n).second) out.push_back(n);
+        n = -1;
+      }
+    }
+  }
+  return out;
+}
+
 std::vector<std::string> summary_pieces(const std::vector<StoredChunk>& chunks, size_t max_tokens,
                                         const TokenCounter& count) {
   std::vector<std::string> pieces;

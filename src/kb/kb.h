@@ -384,6 +384,9 @@ inline constexpr std::string_view kNoAnswer = "The notes do not contain an answe
 // count) and a prompt that asks for an answer from them only, citing [n], and to reply exactly
 // kNoAnswer when they do not contain it.
 RagPrompt build_rag_prompt(const std::string& question, const std::vector<Source>& sources);
+// The source numbers an answer cites — "[2]", "[1, 3]", "[1][3]" — in order of first citation,
+// only numbers in 1..n_sources, each once.
+std::vector<int> cited_sources(std::string_view answer, size_t n_sources);
 // Retrieves for a question: search, then (with_links) the first chunk of notes linked from the
 // top hits as extra sources. Keeps sources within max_context_tokens.
 std::vector<Source> retrieve_sources(KnowledgeStore& store, const std::string& kb, const SearchQuery& query,

@@ -242,7 +242,7 @@ void Server::Impl::kb_ask(const httplib::Request& req, httplib::Response& res) {
   for (const auto& s : sources) cited.push_back(source_json(s));
   const bool streaming = f.boolean("stream").value_or(false);
   if (sources.empty()) {  // nothing to answer from: the model is not asked
-    const json out = {{"answer", kb::kNoAnswer}, {"sources", cited}, {"finish_reason", "stop"}};
+    const json out = {{"answer", kb::kNoAnswer}, {"sources", cited}, {"cited", json::array()}, {"finish_reason", "stop"}};
     if (!streaming) return send_json(res, out);
     res.set_content("data: " + json{{"sources", cited}}.dump() + "\n\ndata: " + json{{"text", kb::kNoAnswer}}.dump() +
                         "\n\ndata: " + json{{"done", true}, {"finish_reason", "stop"}}.dump() + "\n\n",
@@ -266,9 +266,8 @@ void Server::Impl::kb_ask(const httplib::Request& req, httplib::Response& res) {
   if (!streaming) {
     std::string reasoning, content;
     const engine::GenerationResult r = wait(g, m, caller, reasoning, content);
-    if (r.finish_reason == engine::FinishReason::Error)
-      throw ApiError{500, "generation failed: " + r.error, {}, "server_error"};
-    json out = {{"answer", content}, {"sources", cited}, {"finish_reason", finish(r)}, {"usage", usage(r)}};
+    json out = {{"answer", content}, {"sources", cited}, {"cited", kb::cited_sources(content, sources.size())},
+                {"finish_reason", finish(r)}, {"usage", usage(r)}};
     if (!reasoning.empty()) out["reasoning"] = reasoning;
     return send_json(res, out);
   }
@@ -279,17 +278,20 @@ void Server::Impl::kb_ask(const httplib::Request& req, httplib::Response& res) {
     *sent_sources = true;
     return event({{"sources", cited}});
   };
-  auto on_delta = [event, sources_once](const engine::TokenTextStream::Delta& d) {
+  auto answer = std::make_shared<std::string>();
+  auto on_delta = [event, sources_once, answer](const engine::TokenTextStream::Delta& d) {
     std::string out = sources_once();
+    *answer += d.content;
     if (!d.reasoning.empty()) out += event({{"reasoning", d.reasoning}});
     if (!d.content.empty()) out += event({{"text", d.content}});
     return out;
   };
-  auto on_end = [event, usage, finish, sources_once](const engine::GenerationResult& r) {
+  auto on_end = [event, usage, finish, sources_once, answer, n = sources.size()](const engine::GenerationResult& r) {
     std::string out = sources_once();
     if (r.finish_reason == engine::FinishReason::Error)
       return out + event(error_body({500, "generation failed: " + r.error, {}, "server_error"}));
-    return out + event({{"done", true}, {"finish_reason", finish(r)}, {"usage", usage(r)}});
+    return out + event({{"done", true}, {"cited", kb::cited_sources(*answer, n)}, {"finish_reason", finish(r)},
+                        {"usage", usage(r)}});
   };
   stream(res, "text/event-stream", std::move(g), m, caller, on_delta, on_end, ": keep-alive\n\n");
 }

@@ -198,6 +198,12 @@ TEST(RagPrompt, NumbersSourcesAndTellsTheModelWhenToSayItDoesNotKnow) {
   EXPECT_NE(user.find("Question: what is alpha?"), std::string::npos);
 }
 
+TEST(CitedSources, FindsBracketedNumbersInOrderOnce) {
+  EXPECT_EQ(cited_sources("Grind fine [2]. Steam milk [1, 3] and [2][4].", 3), (std::vector<int>{2, 1, 3}));
+  EXPECT_TRUE(cited_sources("no citations, [a] [] [0] [99999999999] [1", 5).empty());
+  EXPECT_EQ(cited_sources("[[1]] nested", 2), (std::vector<int>{1}));
+}
+
 TEST(SummaryPieces, PacksChunksUpToTheBudget) {
   std::vector<StoredChunk> chunks;
   for (int i = 0; i < 5; ++i) chunks.push_back({.id = i, .document_id = 1, .ordinal = i, .headings = {}, .text = "one two three"});

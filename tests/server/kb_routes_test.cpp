@@ -73,6 +73,7 @@ TEST_F(KbRoutesTest, CreateUploadSearchAskDelete) {
   ASSERT_GE(b["sources"].size(), 1u);
   EXPECT_EQ(b["sources"][0]["title"], "Bread");
   EXPECT_TRUE(b.contains("answer"));
+  EXPECT_TRUE(b["cited"].is_array());  // the numbers of the sources the answer cites
   EXPECT_EQ(b["usage"]["completion_tokens"].get<int>() <= 6, true);
 
   r = post("/api/v1/kb/recipes/ask", {{"question", "knead dough"}, {"max_tokens", 4}, {"stream", true}, {"mode", "keyword"}});
