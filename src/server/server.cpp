@@ -250,7 +250,7 @@ engine::GenerationResult Server::Impl::wait(const Generation& g, ChatModel& m, c
         throw ApiError{500, "generation failed: " + r.error, {}, "server_error"};
       return r;
     }
-    if (!http->is_running()) m.scheduler->cancel(g.id);
+    if (!http->is_running() || peer_has_closed(caller.peer_addr, caller.peer_port, port)) m.scheduler->cancel(g.id);
   }
 }
 
@@ -299,7 +299,7 @@ void Server::Impl::record_generation(const ChatModel& m, const Caller& caller, c
 // ---- authentication, rate limits, errors -----------------------------------------------------
 
 Caller Server::Impl::admit(const httplib::Request& req) {
-  Caller caller{"ip:" + req.remote_addr, "anonymous"};
+  Caller caller{"ip:" + req.remote_addr, "anonymous", req.remote_addr, req.remote_port};
   if (config.auth_required()) {
     const std::string header = req.get_header_value("Authorization");
     if (header.rfind("Bearer ", 0) != 0 || header.size() <= 7)
@@ -318,7 +318,8 @@ Caller Server::Impl::admit(const httplib::Request& req) {
       }
       if (!client) throw unauthorized("the token's client no longer exists");
     }
-    caller = {client->id, client->role};
+    caller.id = client->id;
+    caller.role = client->role;
   }
   if (const auto retry = limiter->admit(caller.id, caller.role))
     throw ApiError{429, "Rate limit exceeded", *retry, "rate_limit_error"};

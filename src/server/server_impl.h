@@ -63,6 +63,8 @@ struct EmbedModel {
 struct Caller {
   std::string id;
   std::string role;
+  std::string peer_addr;  // the connection's other end, to notice when it goes away
+  int peer_port = 0;
 };
 
 // A request that passed authentication and rate limits, with its parsed JSON body.

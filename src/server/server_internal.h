@@ -35,6 +35,13 @@ ApiError unauthorized(std::string message);
 ApiError forbidden(std::string message);
 ApiError not_found(std::string message);
 
+// ---- connections (connection.cpp) -----------------------------------------------------------
+
+// Whether the client at peer_addr:peer_port has closed its connection to our local_port
+// (the kernel's TCP table says CLOSE_WAIT, or the connection is gone). False when it cannot
+// tell (no /proc).
+bool peer_has_closed(const std::string& peer_addr, int peer_port, int local_port);
+
 // ---- request fields --------------------------------------------------------------------------
 
 // Readers that throw ApiError 400 naming the field when it has the wrong type or range.
