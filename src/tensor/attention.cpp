@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "tensor/kernels_internal.h"
 #include "tensor/tensor.h"
 
 namespace inhouse::tensor {
@@ -39,6 +40,13 @@ void axpy(float* y, const T* v, float a, int64_t n) {  // y += a * v
   for (int64_t i = 0; i < n; ++i) y[i] += a * load(v[i]);
 }
 
+// The portable f16 loops (simd::ref) and, for the attention below, the SIMD kernels that give
+// the same sums in the same order with hardware conversion.
+float dot_f16_loop(const float* q, const uint16_t* k, int64_t n) { return dot<uint16_t>(q, k, n); }
+void axpy_f16_loop(float* y, const uint16_t* v, float a, int64_t n) { axpy<uint16_t>(y, v, a, n); }
+float dot(const float* q, const uint16_t* k, int64_t n) { return simd::dot_f16(q, k, n); }
+void axpy(float* y, const uint16_t* v, float a, int64_t n) { simd::axpy_f16(y, v, a, n); }
+
 // In place, max-subtracted; the sum is kept in double as ggml's soft_max does.
 void softmax_f32(float* x, int64_t n) {
   float max = -INFINITY;
@@ -66,6 +74,9 @@ void attention_head(const float* q, const T* k, int64_t k_stride, const T* v, in
 }
 
 }  // namespace
+
+float simd::ref::dot_f16(const float* q, const uint16_t* k, int64_t n) { return dot_f16_loop(q, k, n); }
+void simd::ref::axpy_f16(float* y, const uint16_t* v, float a, int64_t n) { axpy_f16_loop(y, v, a, n); }
 
 bool is_kv_type(TensorType t) { return t == TensorType::F16 || t == TensorType::F32; }
 

@@ -28,7 +28,13 @@ float dot_f32(const float* a, const float* b, int64_t n);
 void rms_norm(const float* x, const float* weight, float* out, int64_t n, float eps);
 void softmax(float* x, int64_t n);
 
-// The plain loops (ops.cpp, vec_dot.cpp): the reference the SIMD versions are tested against.
+// Attention over f16 KV rows (attention.cpp): Σ q[i]·k[i] in 8 partial sums added in lane
+// order, and y += a·v, with k and v converted from f16 by the CPU (F16C) where it can. Same
+// results as the ref loops on every target.
+float dot_f16(const float* q, const uint16_t* k, int64_t n);
+void axpy_f16(float* y, const uint16_t* v, float a, int64_t n);
+
+// The plain loops (ops.cpp, vec_dot.cpp, attention.cpp): the reference the SIMD versions are tested against.
 namespace ref {
 void silu(float* x, int64_t n);
 void mul(float* y, const float* x, int64_t n);
@@ -37,6 +43,8 @@ void axpy(float* y, const float* x, float a, int64_t n);
 float dot_f32(const float* a, const float* b, int64_t n);
 void rms_norm(const float* x, const float* weight, float* out, int64_t n, float eps);
 void softmax(float* x, int64_t n);
+float dot_f16(const float* q, const uint16_t* k, int64_t n);
+void axpy_f16(float* y, const uint16_t* v, float a, int64_t n);
 }  // namespace ref
 
 }  // namespace inhouse::tensor::simd

@@ -5,10 +5,13 @@
 // 256-bit register and the integer dot uses maddubs/madd (or VNNI's dpbusd); elsewhere it is two
 // 128-bit Highway vectors widened to 16 bits, so every target builds from the same source.
 //
-// Every kernel takes one weight row and NB (1..4) activation rows and applies exactly the same
-// operations to each activation row, so an output does not depend on how rows were batched.
-// The k-quant kernels sum each super-block in exact integers and then follow vec_dot_scalar's
-// float steps, so their results equal the scalar reference bit for bit.
+// A kernel call takes R weight rows and NB activation rows (decode: 4 x 1, batches: 1 x 3..4
+// or 2 x 2) and applies exactly the same operations to every (weight row, activation row) pair,
+// so an output does not depend on how rows were grouped or batched. The k-quant kernels sum
+// each super-block in exact integers and then follow vec_dot_scalar's float steps, so their
+// results equal the scalar reference bit for bit. x86 has its own Q4_0/Q8_0 tiles (512-bit
+// block pairs on AVX-512) and k-quant tiles (scales spread by byte shuffles); the other
+// targets run the chunk-based kernels below.
 
 #ifndef HWY_TARGET_INCLUDE
 // AVX-512 VNNI (Ice Lake and later) is opt-in in Highway 1.0; SVE would need sizeless-vector
@@ -20,7 +23,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "tensor/blocks.h"
@@ -204,93 +209,9 @@ HWY_INLINE float HalfToFloat(uint16_t h) { return fp16_to_fp32(h); }
 
 #endif
 
-// ---- AVX-512: two 32-element blocks per 512-bit register ---------------------------------------
-
 #undef INHOUSE_X86_512
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
 #define INHOUSE_X86_512 1
-
-// Two consecutive blocks as 128-bit lanes [b0 0..15, b0 16..31, b1 0..15, b1 16..31]: the
-// layout of two activation blocks' quants loaded side by side.
-HWY_INLINE __m512i Join256(const void* p0, const void* p1) {
-  const __m256i lo = _mm256_loadu_si256(static_cast<const __m256i*>(p0));
-  return _mm512_inserti64x4(_mm512_castsi256_si512(lo),
-                            _mm256_loadu_si256(static_cast<const __m256i*>(p1)), 1);
-}
-HWY_INLINE __m512i PairActs(const ActQ8_0& a0, const ActQ8_0& a1) { return Join256(a0.qs, a1.qs); }
-
-// Q4_0 quants stay unsigned (0..15); PairDot takes the -8 off in exact integers.
-HWY_INLINE __m512i PairQuants(const Q4_0* w) {
-  const __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[0].qs));
-  const __m128i x1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[1].qs));
-  const __m256i x = _mm256_set_m128i(x1, x0);
-  const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(x), _mm256_srli_epi16(x, 4), 1);
-  // z's lanes are [x0, x1, x0 >> 4, x1 >> 4]; reorder to [x0, x0 >> 4, x1, x1 >> 4].
-  const __m512i q = _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));
-  return _mm512_and_si512(q, _mm512_set1_epi8(0x0F));
-}
-HWY_INLINE __m512i PairQuants(const Q8_0* w) { return Join256(w[0].qs, w[1].qs); }
-
-// Unsigned x signed byte products summed by 4 into int32 lanes.
-HWY_INLINE __m512i DotU512(__m512i u, __m512i s) {
-#if INHOUSE_VNNI
-  return _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, s);
-#else
-  return _mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1));
-#endif
-}
-
-// Σ w·a per 4 elements of each block, exact: Q4_0 as Σ q·a - 8·Σ a, Q8_0 as |w|·(a·sign w).
-HWY_INLINE __m512i PairDot(const Q4_0*, __m512i q, __m512i a) {
-  return _mm512_sub_epi32(DotU512(q, a), DotU512(_mm512_set1_epi8(8), a));
-}
-HWY_INLINE __m512i PairDot(const Q8_0*, __m512i q, __m512i a) {
-  const __mmask64 negative = _mm512_movepi8_mask(q);
-  const __m512i a_signed = _mm512_mask_sub_epi8(a, negative, _mm512_setzero_si512(), a);
-  return DotU512(_mm512_abs_epi8(q), a_signed);
-}
-
-// The f16 scales of blocks 0..K-1 (K = 2 or 4) as floats in lanes 0..K-1. Built in registers:
-// scalar stores reloaded as a vector would stall on store forwarding every step.
-template <int K, class Block>
-HWY_INLINE __m128 BlockScales(const Block* w) {
-  const __m128i d = K == 4 ? _mm_setr_epi16(short(w[0].d), short(w[1].d), short(w[2].d),
-                                            short(w[3].d), 0, 0, 0, 0)
-                           : _mm_setr_epi16(short(w[0].d), short(w[1].d), 0, 0, 0, 0, 0, 0);
-  return _mm_cvtph_ps(d);
-}
-template <int K>
-HWY_INLINE __m128 ActScales(const ActQ8_0* a) {
-  return K == 4 ? _mm_setr_ps(a[0].d, a[1].d, a[2].d, a[3].d) : _mm_setr_ps(a[0].d, a[1].d, 0, 0);
-}
-// Lanes 0..7 = s[k], 8..15 = s[k + 1].
-template <int k>
-HWY_INLINE __m512 SpreadPair(__m128 s) {
-  const __m512i idx = _mm512_set_epi32(k + 1, k + 1, k + 1, k + 1, k + 1, k + 1, k + 1, k + 1,
-                                       k, k, k, k, k, k, k, k);
-  return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(s));
-}
-
-// acc[r] += (blocks b, b + 1 of w · of act[r]) in float lanes; K = 4 does two pairs, the
-// second into acc2.
-template <int NB, int K, class Block>
-HWY_INLINE void AccumulatePairs(const Block* w, const ActQ8_0* const* act, int64_t b, __m512* acc,
-                                __m512* acc2) {
-  const __m128 dw = BlockScales<K>(w + b);
-  const __m512i q0 = PairQuants(w + b);
-  __m512i q1 = _mm512_setzero_si512();
-  if constexpr (K == 4) q1 = PairQuants(w + b + 2);
-  for (int r = 0; r < NB; ++r) {
-    const ActQ8_0* a = act[r] + b;
-    const __m128 s = _mm_mul_ps(dw, ActScales<K>(a));
-    const __m512i d0 = PairDot(w, q0, PairActs(a[0], a[1]));
-    acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d0), SpreadPair<0>(s), acc[r]);
-    if constexpr (K == 4) {
-      const __m512i d1 = PairDot(w, q1, PairActs(a[2], a[3]));
-      acc2[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d1), SpreadPair<2>(s), acc2[r]);
-    }
-  }
-}
 #else
 #define INHOUSE_X86_512 0
 #endif
@@ -298,11 +219,200 @@ HWY_INLINE void AccumulatePairs(const Block* w, const ActQ8_0* const* act, int64
 HWY_INLINE int32_t SumI32(VI32 v) { return hn::GetLane(hn::SumOfLanes(DI32(), v)); }
 HWY_INLINE float SumF32(VF v) { return hn::GetLane(hn::SumOfLanes(DF(), v)); }
 
-// ---- kernels: one weight row · NB activation rows ----------------------------------------------
+// ---- Q4_0 / Q8_0 against Q8_0 activations: R weight rows x NB activation rows -------------------
+//
+// Per block an exact integer dot (Q4_0 as Σ q·a - 8·Σa with q unsigned 0..15, Q8_0 as
+// |w|·(a·sign w)) goes to float and is accumulated, times the product of the two block scales,
+// into the float lanes of one accumulator per (weight row, activation row); one horizontal sum
+// per output at the end. What belongs to an activation block (its load, 8·Σa, its scale) is
+// prepared once for all R weight rows, what belongs to a weight block (unpacked quants, scale)
+// once for all NB activation rows: decode multiplies 4 weight rows per call. Every output gets
+// the same operations whatever R and NB are (batch invariance).
 
-// Q4_0 and Q8_0 against Q8_0 activations: per block, an integer dot scaled by both block
-// scales into float lanes. Even and odd blocks use separate accumulators so consecutive blocks'
-// FMAs overlap.
+#if INHOUSE_X86_256
+// One activation block, prepared for every weight row.
+struct ActBlock {
+  __m256i a;    // 32 int8 quants
+  __m256i off;  // Q4_0: 8·Σa per 4 lanes (negated with VNNI: the start value of dpbusd)
+};
+HWY_INLINE ActBlock PrepAct(const Q4_0*, const ActQ8_0& b) {
+  const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
+#if INHOUSE_VNNI
+  const __m256i zero = _mm256_setzero_si256();
+  return {a, _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, _mm256_set1_epi8(8), a))};
+#else
+  return {a, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(8), a), _mm256_set1_epi16(1))};
+#endif
+}
+HWY_INLINE ActBlock PrepAct(const Q8_0*, const ActQ8_0& b) {
+  return {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)), _mm256_setzero_si256()};
+}
+
+// One weight block, prepared for every activation row: unsigned quants (Q4_0) or |w| and w.
+struct WeightBlock {
+  __m256i u, sign;
+};
+HWY_INLINE WeightBlock PrepWeights(const Q4_0& b) {
+  // Both 128-bit halves from one broadcast load; the high half shifted to its high nibbles.
+  const __m256i x = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs)));
+  const __m256i q = _mm256_srlv_epi32(x, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4));
+  return {_mm256_and_si256(q, _mm256_set1_epi8(0x0F)), _mm256_setzero_si256()};
+}
+HWY_INLINE WeightBlock PrepWeights(const Q8_0& b) {
+  const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
+  return {_mm256_sign_epi8(w, w), w};
+}
+
+// Exact Σ w·a per 4 elements.
+HWY_INLINE __m256i BlockDot(const Q4_0*, const WeightBlock& w, const ActBlock& a) {
+#if INHOUSE_VNNI
+  return _mm256_dpbusd_epi32(a.off, w.u, a.a);
+#else
+  const __m256i sum = _mm256_madd_epi16(_mm256_maddubs_epi16(w.u, a.a), _mm256_set1_epi16(1));
+  return _mm256_sub_epi32(sum, a.off);
+#endif
+}
+HWY_INLINE __m256i BlockDot(const Q8_0*, const WeightBlock& w, const ActBlock& a) {
+  const __m256i a_signed = _mm256_sign_epi8(a.a, w.sign);
+#if INHOUSE_VNNI
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), w.u, a_signed);
+#else
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(w.u, a_signed), _mm256_set1_epi16(1));
+#endif
+}
+
+// The f16 scales of block b of rows 0..R-1 (R <= 4) as floats in lanes 0..R-1, built in
+// registers (scalar stores reloaded as a vector would stall on store forwarding).
+template <int R, class Block>
+HWY_INLINE __m128 RowScales(const Block* const* w, int64_t b) {
+  __m128i h = _mm_cvtsi32_si128(w[0][b].d);
+  if constexpr (R > 1) h = _mm_insert_epi16(h, w[1][b].d, 1);
+  if constexpr (R > 2) h = _mm_insert_epi16(h, w[2][b].d, 2);
+  if constexpr (R > 3) h = _mm_insert_epi16(h, w[3][b].d, 3);
+  return _mm_cvtph_ps(h);
+}
+// Lane r of s in all 8 lanes.
+HWY_INLINE __m256 Broadcast(__m128 s, int r) {
+  return r == 0 ? _mm256_broadcastss_ps(s)
+                : _mm256_permutevar8x32_ps(_mm256_castps128_ps256(s), _mm256_set1_epi32(r));
+}
+
+// acc[r * NB + n] += block b of w[r] · block b of act[n].
+template <int R, int NB, class Block>
+HWY_INLINE void TileBlock(const Block* const* w, const ActQ8_0* const* act, int64_t b, __m256* acc) {
+  const __m128 dw = RowScales<R>(w, b);
+  WeightBlock q[R];
+  for (int r = 0; r < R; ++r) q[r] = PrepWeights(w[r][b]);
+  for (int n = 0; n < NB; ++n) {
+    const ActBlock a = PrepAct(w[0], act[n][b]);
+    const __m128 s = _mm_mul_ps(dw, _mm_set1_ps(act[n][b].d));
+    for (int r = 0; r < R; ++r) {
+      const __m256 dot = _mm256_cvtepi32_ps(BlockDot(w[0], q[r], a));
+      acc[r * NB + n] = _mm256_fmadd_ps(dot, Broadcast(s, r), acc[r * NB + n]);
+    }
+  }
+}
+#endif
+
+#if INHOUSE_X86_512
+// Two consecutive blocks as 128-bit lanes [b0 0..15, b0 16..31, b1 0..15, b1 16..31]: the
+// layout of two activation blocks' quants loaded side by side.
+HWY_INLINE __m512i Join256(const void* p0, const void* p1) {
+  const __m256i lo = _mm256_loadu_si256(static_cast<const __m256i*>(p0));
+  return _mm512_inserti64x4(_mm512_castsi256_si512(lo),
+                            _mm256_loadu_si256(static_cast<const __m256i*>(p1)), 1);
+}
+
+// Unsigned x signed byte products summed by 4 into int32 lanes, added to acc.
+HWY_INLINE __m512i DotU512(__m512i acc, __m512i u, __m512i s) {
+#if INHOUSE_VNNI
+  return _mm512_dpbusd_epi32(acc, u, s);
+#else
+  return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1)));
+#endif
+}
+
+struct ActPair {
+  __m512i a;    // two blocks' quants
+  __m512i off;  // Q4_0: -8·Σa per 4 lanes
+  __m256 d;     // [d0, d1] repeated 4 times
+};
+template <class Block>
+HWY_INLINE ActPair PrepActPair(const Block*, const ActQ8_0* a) {
+  ActPair p;
+  p.a = Join256(a[0].qs, a[1].qs);
+  const __m512i zero = _mm512_setzero_si512();
+  if constexpr (std::is_same_v<Block, Q4_0>)
+    p.off = _mm512_sub_epi32(zero, DotU512(zero, _mm512_set1_epi8(8), p.a));
+  else
+    p.off = zero;
+  const __m128 d2 = _mm_unpacklo_ps(_mm_set_ss(a[0].d), _mm_set_ss(a[1].d));
+  p.d = _mm256_castpd_ps(_mm256_broadcastsd_pd(_mm_castps_pd(d2)));
+  return p;
+}
+
+struct WeightPair {
+  __m512i u, sign;
+};
+HWY_INLINE WeightPair PrepWeightPair(const Q4_0* w) {
+  // [x0 | x1] -> 128-bit lanes [x0, x0, x1, x1] -> odd lanes shifted to their high nibbles.
+  const __m256i x = _mm256_inserti128_si256(
+      _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[0].qs))),
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[1].qs)), 1);
+  const __m512i z = _mm512_castsi256_si512(x);
+  const __m512i q = _mm512_srlv_epi64(_mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(1, 1, 0, 0)),
+                                      _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4));
+  return {_mm512_and_si512(q, _mm512_set1_epi8(0x0F)), _mm512_setzero_si512()};
+}
+HWY_INLINE WeightPair PrepWeightPair(const Q8_0* w) {
+  const __m512i q = Join256(w[0].qs, w[1].qs);
+  return {_mm512_abs_epi8(q), q};
+}
+
+HWY_INLINE __m512i PairDot(const Q4_0*, const WeightPair& w, const ActPair& a) {
+  return DotU512(a.off, w.u, a.a);
+}
+HWY_INLINE __m512i PairDot(const Q8_0*, const WeightPair& w, const ActPair& a) {
+  const __mmask64 negative = _mm512_movepi8_mask(w.sign);
+  const __m512i a_signed = _mm512_mask_sub_epi8(a.a, negative, _mm512_setzero_si512(), a.a);
+  return DotU512(_mm512_setzero_si512(), w.u, a_signed);
+}
+
+// Scales of blocks b, b + 1 of rows 0..R-1 in lanes 2r, 2r + 1.
+template <int R, class Block>
+HWY_INLINE __m256 PairRowScales(const Block* const* w, int64_t b) {
+  __m128i h = _mm_cvtsi32_si128(w[0][b].d);
+  h = _mm_insert_epi16(h, w[0][b + 1].d, 1);
+  if constexpr (R > 1) h = _mm_insert_epi16(_mm_insert_epi16(h, w[1][b].d, 2), w[1][b + 1].d, 3);
+  if constexpr (R > 2) h = _mm_insert_epi16(_mm_insert_epi16(h, w[2][b].d, 4), w[2][b + 1].d, 5);
+  if constexpr (R > 3) h = _mm_insert_epi16(_mm_insert_epi16(h, w[3][b].d, 6), w[3][b + 1].d, 7);
+  return _mm256_cvtph_ps(h);
+}
+// Lanes 0..7 = s[2r], 8..15 = s[2r + 1].
+HWY_INLINE __m512 SpreadPair(__m256 s, int r) {
+  const __m512i idx = _mm512_set_epi32(2 * r + 1, 2 * r + 1, 2 * r + 1, 2 * r + 1, 2 * r + 1,
+                                       2 * r + 1, 2 * r + 1, 2 * r + 1, 2 * r, 2 * r, 2 * r,
+                                       2 * r, 2 * r, 2 * r, 2 * r, 2 * r);
+  return _mm512_permutexvar_ps(idx, _mm512_castps256_ps512(s));
+}
+
+// acc[r * NB + n] += blocks b, b + 1 of w[r] · those of act[n].
+template <int R, int NB, class Block>
+HWY_INLINE void TilePair(const Block* const* w, const ActQ8_0* const* act, int64_t b, __m512* acc) {
+  const __m256 dw = PairRowScales<R>(w, b);
+  WeightPair q[R];
+  for (int r = 0; r < R; ++r) q[r] = PrepWeightPair(w[r] + b);
+  for (int n = 0; n < NB; ++n) {
+    const ActPair a = PrepActPair(w[0], act[n] + b);
+    const __m256 s = _mm256_mul_ps(dw, a.d);
+    for (int r = 0; r < R; ++r) {
+      const __m512 dot = _mm512_cvtepi32_ps(PairDot(w[0], q[r], a));
+      acc[r * NB + n] = _mm512_fmadd_ps(dot, SpreadPair(s, r), acc[r * NB + n]);
+    }
+  }
+}
+#endif
+
 template <class Block>
 HWY_INLINE Quants UnpackQ8_0Family(const Block& b);
 template <>
@@ -310,48 +420,42 @@ HWY_INLINE Quants UnpackQ8_0Family<Q4_0>(const Q4_0& b) { return MinusOffset(Nib
 template <>
 HWY_INLINE Quants UnpackQ8_0Family<Q8_0>(const Q8_0& b) { return LoadQuants(b.qs); }
 
-template <int NB, class Block>
-HWY_INLINE void AccumulateBlock32(const Block& wb, const ActQ8_0* const* act, int64_t b, VF* acc) {
-  const DF df;
-  const Signed q = PrepSigned(UnpackQ8_0Family(wb));
-  const float dw = HalfToFloat(wb.d);
-  for (int r = 0; r < NB; ++r) {
-    const ActQ8_0& a = act[r][b];
-    const VI32 sum = DotS(hn::Zero(DI32()), q, LoadActs(a.qs));
-    acc[r] = hn::MulAdd(hn::ConvertTo(df, sum), hn::Set(df, dw * a.d), acc[r]);
-  }
-}
-
-template <int NB, class Block>
-HWY_INLINE void DotBlocks32(const Block* w, const ActQ8_0* const* act, int64_t nb, float* out) {
-  const DF df;
+// out[r * NB + n] = w[r] · act[n] over nb blocks.
+template <int R, int NB, class Block>
+HWY_INLINE void DotTile32(const Block* const* w, const ActQ8_0* const* act, int64_t nb, float* out) {
 #if INHOUSE_X86_512
-  // Four blocks a step as two 512-bit pairs, then a pair, then a 256-bit single block.
-  __m512 even[NB], odd[NB];
-  for (int r = 0; r < NB; ++r) even[r] = odd[r] = _mm512_setzero_ps();
+  __m512 acc[R * NB];
+  __m256 last[R * NB];
+  for (int i = 0; i < R * NB; ++i) acc[i] = _mm512_setzero_ps(), last[i] = _mm256_setzero_ps();
   int64_t b = 0;
-  for (; b + 4 <= nb; b += 4) AccumulatePairs<NB, 4>(w, act, b, even, odd);
-  if (b + 2 <= nb) AccumulatePairs<NB, 2>(w, act, b, even, odd), b += 2;
-  VF last[NB];
-  for (int r = 0; r < NB; ++r) last[r] = hn::Zero(df);
-  if (b < nb) AccumulateBlock32<NB>(w[b], act, b, last);
-  for (int r = 0; r < NB; ++r)
-    out[r] = _mm512_reduce_add_ps(_mm512_add_ps(even[r], odd[r])) + SumF32(last[r]);
+  for (; b + 2 <= nb; b += 2) TilePair<R, NB>(w, act, b, acc);
+  if (b < nb) TileBlock<R, NB>(w, act, b, last);
+  for (int i = 0; i < R * NB; ++i) out[i] = _mm512_reduce_add_ps(acc[i]) + SumF32(VF{last[i]});
+#elif INHOUSE_X86_256
+  __m256 acc[R * NB];
+  for (int i = 0; i < R * NB; ++i) acc[i] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) TileBlock<R, NB>(w, act, b, acc);
+  for (int i = 0; i < R * NB; ++i) out[i] = SumF32(VF{acc[i]});
 #else
-  VF even[NB], odd[NB];
-  for (int r = 0; r < NB; ++r) even[r] = odd[r] = hn::Zero(df);
-  int64_t b = 0;
-  for (; b + 2 <= nb; b += 2) {
-    AccumulateBlock32<NB>(w[b], act, b, even);
-    AccumulateBlock32<NB>(w[b + 1], act, b + 1, odd);
+  const DF df;
+  VF acc[R * NB];
+  for (int i = 0; i < R * NB; ++i) acc[i] = hn::Zero(df);
+  for (int64_t b = 0; b < nb; ++b) {
+    for (int r = 0; r < R; ++r) {
+      const Signed q = PrepSigned(UnpackQ8_0Family(w[r][b]));
+      const float dw = HalfToFloat(w[r][b].d);
+      for (int n = 0; n < NB; ++n) {
+        const VI32 sum = DotS(hn::Zero(DI32()), q, LoadActs(act[n][b].qs));
+        acc[r * NB + n] = hn::MulAdd(hn::ConvertTo(df, sum), hn::Set(df, dw * act[n][b].d), acc[r * NB + n]);
+      }
+    }
   }
-  if (b < nb) AccumulateBlock32<NB>(w[b], act, b, even);
-  for (int r = 0; r < NB; ++r) out[r] = SumF32(hn::Add(even[r], odd[r]));
+  for (int i = 0; i < R * NB; ++i) out[i] = SumF32(acc[i]);
 #endif
 }
 
-// Q4_K against Q8_K: Σ_j sc_j (q·a)_j in exact integers, mins through the activation bsums,
-// then vec_dot_scalar's float steps.
+// Non-x86 targets. Q4_K against Q8_K: Σ_j sc_j (q·a)_j in exact integers, mins through the
+// activation bsums, then vec_dot_scalar's float steps.
 template <int NB>
 HWY_INLINE void DotQ4_K(const Q4_K* w, const ActQ8_K* const* act, int64_t nb, float* out) {
   float s[NB] = {};
@@ -373,7 +477,8 @@ HWY_INLINE void DotQ4_K(const Q4_K* w, const ActQ8_K* const* act, int64_t nb, fl
   for (int r = 0; r < NB; ++r) out[r] = s[r];
 }
 
-// Q6_K against Q8_K: quants kept unsigned (0..63); the -32 offset comes back through bsums.
+// Non-x86 targets. Q6_K against Q8_K: quants kept unsigned (0..63); the -32 offset comes back
+// through bsums.
 template <int NB>
 HWY_INLINE void DotQ6_K(const Q6_K* w, const ActQ8_K* const* act, int64_t nb, float* out) {
   float s[NB] = {};
@@ -396,27 +501,191 @@ HWY_INLINE void DotQ6_K(const Q6_K* w, const ActQ8_K* const* act, int64_t nb, fl
   for (int r = 0; r < NB; ++r) out[r] = s[r];
 }
 
-// Runs the kernel for `type` with NB activation rows; false when the type has no SIMD kernel.
-template <int NB>
-HWY_INLINE bool DotRows(TensorType type, const uint8_t* row, const uint8_t* const* act, int64_t n,
-                        float* out) {
+#if INHOUSE_X86_256
+// ---- k-quants on x86: R weight rows x NB activation rows ---------------------------------------
+// Per super-block and output, Σ_j sc_j (q·a)_j in exact int32 lanes: maddubs gives int16 pair
+// sums, and one madd with the scales (spread by a byte shuffle) both scales and widens them.
+// The mins (Q4_K) and the -32 offset (Q6_K) come from the activation bsums in vectors. Then
+// vec_dot_scalar's float steps, so outputs equal the scalar reference bit for bit.
+
+// pshufb controls over a vector holding 8 int16 scales in each 128-bit half.
+// kSubScale[j]: scale j in every int16 (Q4_K: one scale per 32-element sub-block).
+// kHalfScale[k]: scale 2k in the low half, 2k + 1 in the high half (Q6_K: one per 16 elements).
+struct ScaleShuffles {
+  alignas(32) uint8_t sub[8][32];
+  alignas(32) uint8_t half[4][32];
+};
+constexpr ScaleShuffles MakeScaleShuffles() {
+  ScaleShuffles s{};
+  for (int j = 0; j < 8; ++j)
+    for (int i = 0; i < 32; i += 2) s.sub[j][i] = uint8_t(2 * j), s.sub[j][i + 1] = uint8_t(2 * j + 1);
+  for (int k = 0; k < 4; ++k)
+    for (int i = 0; i < 32; i += 2) {
+      const int e = i < 16 ? 2 * k : 2 * k + 1;
+      s.half[k][i] = uint8_t(2 * e), s.half[k][i + 1] = uint8_t(2 * e + 1);
+    }
+  return s;
+}
+alignas(32) constexpr ScaleShuffles kScaleShuffles = MakeScaleShuffles();
+HWY_INLINE __m256i Shuffle(__m256i v, const uint8_t* control) {
+  return _mm256_shuffle_epi8(v, _mm256_load_si256(reinterpret_cast<const __m256i*>(control)));
+}
+
+// Σ w·a over 32 elements times a per-16 scale vector, added to acc (exact).
+HWY_INLINE __m256i DotScaled(__m256i acc, __m256i q, __m256i a, __m256i scale) {
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), scale));
+}
+HWY_INLINE __m256i Load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+// The horizontal sums of acc (8 lanes) and m (4 lanes).
+HWY_INLINE void SumBoth(__m256i acc, __m128i m, int32_t& acc_sum, int32_t& m_sum) {
+  const __m128i a4 = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+  __m128i h = _mm_hadd_epi32(a4, m);  // [a01, a23, m01, m23]
+  h = _mm_hadd_epi32(h, h);           // [a, m, a, m]
+  acc_sum = _mm_cvtsi128_si32(h);
+  m_sum = _mm_extract_epi32(h, 1);
+}
+
+// The 8 6-bit scales (bytes 0..7) and mins (bytes 8..15) of a Q4_K/Q5_K super-block, as
+// k_scale_min unpacks them one at a time.
+HWY_INLINE void KScalesMins(const uint8_t* packed, uint64_t& scales, uint64_t& mins) {
+  uint32_t s[3];
+  std::memcpy(s, packed, 12);
+  constexpr uint32_t kLow6 = 0x3F3F3F3F, kLow4 = 0x0F0F0F0F, kLow2 = 0x03030303;
+  const uint32_t sc_lo = s[0] & kLow6, m_lo = s[1] & kLow6;
+  const uint32_t sc_hi = (s[2] & kLow4) | (((s[0] >> 6) & kLow2) << 4);
+  const uint32_t m_hi = ((s[2] >> 4) & kLow4) | (((s[1] >> 6) & kLow2) << 4);
+  scales = uint64_t(sc_lo) | uint64_t(sc_hi) << 32;
+  mins = uint64_t(m_lo) | uint64_t(m_hi) << 32;
+}
+
+template <int R, int NB>
+HWY_INLINE void DotTileQ4_K(const Q4_K* const* w, const ActQ8_K* const* act, int64_t nb, float* out) {
+  float s[R * NB] = {};
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  for (int64_t b = 0; b < nb; ++b) {
+    __m128i pair_sums[NB];  // Σa per 32-element sub-block, int16
+    for (int n = 0; n < NB; ++n) {
+      const __m256i bs = Load256(act[n][b].bsums);
+      pair_sums[n] = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+    }
+    __m256i scales[R];
+    __m128i mins[R];
+    for (int r = 0; r < R; ++r) {
+      uint64_t sc, m;
+      KScalesMins(w[r][b].scales, sc, m);
+      scales[r] = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(int64_t(sc))));
+      mins[r] = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(int64_t(m)));
+    }
+    __m256i acc[R * NB];
+    for (int i = 0; i < R * NB; ++i) acc[i] = _mm256_setzero_si256();
+    for (int g = 0; g < 4; ++g) {  // 64 elements: sub-block 2g in low nibbles, 2g + 1 in high
+      __m256i a_lo[NB], a_hi[NB];
+      for (int n = 0; n < NB; ++n) {
+        a_lo[n] = Load256(act[n][b].qs + 64 * g);
+        a_hi[n] = Load256(act[n][b].qs + 64 * g + 32);
+      }
+      for (int r = 0; r < R; ++r) {
+        const __m256i x = Load256(w[r][b].qs + 32 * g);
+        const __m256i lo = _mm256_and_si256(x, m4), hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), m4);
+        const __m256i sc_lo = Shuffle(scales[r], kScaleShuffles.sub[2 * g]);
+        const __m256i sc_hi = Shuffle(scales[r], kScaleShuffles.sub[2 * g + 1]);
+        for (int n = 0; n < NB; ++n)
+          acc[r * NB + n] = DotScaled(DotScaled(acc[r * NB + n], lo, a_lo[n], sc_lo), hi, a_hi[n], sc_hi);
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      const float d = HalfToFloat(w[r][b].d), dmin = HalfToFloat(w[r][b].dmin);
+      for (int n = 0; n < NB; ++n) {
+        int32_t sumi, summ;
+        SumBoth(acc[r * NB + n], _mm_madd_epi16(mins[r], pair_sums[n]), sumi, summ);
+        s[r * NB + n] += act[n][b].d * (d * float(sumi) - dmin * float(summ));
+      }
+    }
+  }
+  for (int i = 0; i < R * NB; ++i) out[i] = s[i];
+}
+
+template <int R, int NB>
+HWY_INLINE void DotTileQ6_K(const Q6_K* const* w, const ActQ8_K* const* act, int64_t nb, float* out) {
+  float s[R * NB] = {};
+  for (int64_t b = 0; b < nb; ++b) {
+    __m256i bsums[NB];
+    for (int n = 0; n < NB; ++n) bsums[n] = Load256(act[n][b].bsums);
+    __m256i sc_lo[R], sc_hi[R];  // scales 0..7 / 8..15 as int16 in each half
+    __m256i acc[R * NB];
+    for (int r = 0; r < R; ++r) {
+      const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[r][b].scales));
+      sc_lo[r] = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(sc8));
+      sc_hi[r] = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_srli_si128(sc8, 8)));
+      const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
+      // The quants are kept unsigned (0..63): start from -32 Σ_j sc_j Σa_j.
+      for (int n = 0; n < NB; ++n)
+        acc[r * NB + n] = _mm256_sub_epi32(_mm256_setzero_si256(),
+                                           _mm256_slli_epi32(_mm256_madd_epi16(sc16, bsums[n]), 5));
+    }
+    for (int h = 0; h < 2; ++h) {  // 128 elements: 4 chunks of 32
+      __m256i a[NB][4];
+      for (int n = 0; n < NB; ++n)
+        for (int k = 0; k < 4; ++k) a[n][k] = Load256(act[n][b].qs + 128 * h + 32 * k);
+      for (int r = 0; r < R; ++r) {
+        Quants q[4];
+        Unpack6(w[r][b].ql + 64 * h, w[r][b].qh + 32 * h, q);
+        const __m256i sc = h ? sc_hi[r] : sc_lo[r];
+        for (int k = 0; k < 4; ++k) {
+          const __m256i scale = Shuffle(sc, kScaleShuffles.half[k]);
+          for (int n = 0; n < NB; ++n) acc[r * NB + n] = DotScaled(acc[r * NB + n], q[k].v, a[n][k], scale);
+        }
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      const float d = HalfToFloat(w[r][b].d);
+      for (int n = 0; n < NB; ++n) s[r * NB + n] += d * act[n][b].d * float(SumI32(VI32{acc[r * NB + n]}));
+    }
+  }
+  for (int i = 0; i < R * NB; ++i) out[i] = s[i];
+}
+#endif
+
+// Runs the kernel for `type` on R weight rows and NB activation rows (out[r * NB + n]); false
+// when the type has no SIMD kernel. The k-quant kernels take one weight row at a time.
+template <int R, int NB>
+HWY_INLINE bool DotRows(TensorType type, const uint8_t* const* rows, const uint8_t* const* act,
+                        int64_t n, float* out) {
   switch (type) {
     case TensorType::Q4_0:
-      DotBlocks32<NB>(reinterpret_cast<const Q4_0*>(row),
-                      reinterpret_cast<const ActQ8_0* const*>(act), n / kQK, out);
+      DotTile32<R, NB>(reinterpret_cast<const Q4_0* const*>(rows),
+                       reinterpret_cast<const ActQ8_0* const*>(act), n / kQK, out);
       return true;
     case TensorType::Q8_0:
-      DotBlocks32<NB>(reinterpret_cast<const Q8_0*>(row),
-                      reinterpret_cast<const ActQ8_0* const*>(act), n / kQK, out);
+      DotTile32<R, NB>(reinterpret_cast<const Q8_0* const*>(rows),
+                       reinterpret_cast<const ActQ8_0* const*>(act), n / kQK, out);
       return true;
+#if INHOUSE_X86_256
+    // One weight row at a time: sharing the activation loads between rows would spill the
+    // 16 AVX2 registers (measured: more instructions per block, not fewer).
     case TensorType::Q4_K:
-      DotQ4_K<NB>(reinterpret_cast<const Q4_K*>(row), reinterpret_cast<const ActQ8_K* const*>(act),
-                  n / kQK_K, out);
+      for (int r = 0; r < R; ++r)
+        DotTileQ4_K<1, NB>(reinterpret_cast<const Q4_K* const*>(rows + r),
+                           reinterpret_cast<const ActQ8_K* const*>(act), n / kQK_K, out + r * NB);
       return true;
     case TensorType::Q6_K:
-      DotQ6_K<NB>(reinterpret_cast<const Q6_K*>(row), reinterpret_cast<const ActQ8_K* const*>(act),
-                  n / kQK_K, out);
+      for (int r = 0; r < R; ++r)
+        DotTileQ6_K<1, NB>(reinterpret_cast<const Q6_K* const*>(rows + r),
+                           reinterpret_cast<const ActQ8_K* const*>(act), n / kQK_K, out + r * NB);
       return true;
+#else
+    case TensorType::Q4_K:
+      for (int r = 0; r < R; ++r)
+        DotQ4_K<NB>(reinterpret_cast<const Q4_K*>(rows[r]),
+                    reinterpret_cast<const ActQ8_K* const*>(act), n / kQK_K, out + r * NB);
+      return true;
+    case TensorType::Q6_K:
+      for (int r = 0; r < R; ++r)
+        DotQ6_K<NB>(reinterpret_cast<const Q6_K*>(rows[r]),
+                    reinterpret_cast<const ActQ8_K* const*>(act), n / kQK_K, out + r * NB);
+      return true;
+#endif
     default:
       return false;
   }
@@ -424,22 +693,24 @@ HWY_INLINE bool DotRows(TensorType type, const uint8_t* row, const uint8_t* cons
 
 #else  // HWY_TARGET == HWY_SCALAR
 
-template <int NB>
-HWY_INLINE bool DotRows(TensorType, const uint8_t*, const uint8_t* const*, int64_t, float*) {
+template <int R, int NB>
+HWY_INLINE bool DotRows(TensorType, const uint8_t* const*, const uint8_t* const*, int64_t, float*) {
   return false;
 }
 
 #endif  // HWY_TARGET != HWY_SCALAR
 
 float VecDot(TensorType type, const void* row, const void* act, int64_t n) {
+  const uint8_t* w = static_cast<const uint8_t*>(row);
   const uint8_t* a = static_cast<const uint8_t*>(act);
   float out;
-  if (DotRows<1>(type, static_cast<const uint8_t*>(row), &a, n, &out)) return out;
+  if (DotRows<1, 1>(type, &w, &a, n, &out)) return out;
   return vec_dot_scalar(type, row, act, n);
 }
 
 // Row-tiled product: for a block of batch rows (sized to stay in L2) and a tile of weight rows
-// (in L1), each weight block is unpacked once per group of kGroup activation rows.
+// (in L1), each weight block is unpacked once per group of up to kGroup activation rows, and
+// each activation block loaded once for 4 / group weight rows (4 in decode).
 constexpr int64_t kBatchBlock = 64;
 constexpr int64_t kRowTile = 16;
 constexpr int kGroup = 4;
@@ -453,20 +724,23 @@ void MatmulRows(const Matrix& w, int64_t o0, int64_t o1, const uint8_t* act, siz
       const int64_t oe = std::min(o1, ot + kRowTile);
       for (int64_t b = bb; b < be; b += kGroup) {
         const int group = int(std::min<int64_t>(kGroup, be - b));
-        const uint8_t* rows[kGroup];
-        for (int r = 0; r < group; ++r) rows[r] = act + size_t(b + r) * act_bytes;
-        for (int64_t o = ot; o < oe; ++o) {
-          float out[kGroup];
-          bool done = false;
-          switch (group) {
-            case 4: done = DotRows<4>(w.type, w.row(o), rows, n, out); break;
-            case 3: done = DotRows<3>(w.type, w.row(o), rows, n, out); break;
-            case 2: done = DotRows<2>(w.type, w.row(o), rows, n, out); break;
-            default: done = DotRows<1>(w.type, w.row(o), rows, n, out); break;
-          }
-          if (!done)
-            for (int r = 0; r < group; ++r) out[r] = vec_dot_scalar(w.type, w.row(o), rows[r], n);
-          for (int r = 0; r < group; ++r) y[(b + r) * w.n_out + o] = out[r];
+        const uint8_t* acts[kGroup];
+        for (int i = 0; i < group; ++i) acts[i] = act + size_t(b + i) * act_bytes;
+        const int R = group == 3 ? 1 : group == 4 ? 2 : 4 / group;  // weight rows per call
+        for (int64_t o = ot; o < oe; o += R) {
+          // Past the tile's end the last row is repeated (same operations, results dropped).
+          const uint8_t* rows[4];
+          for (int r = 0; r < R; ++r) rows[r] = w.row(std::min(o + r, oe - 1));
+          float out[kGroup * 4];
+          const bool done = group == 1   ? DotRows<4, 1>(w.type, rows, acts, n, out)
+                            : group == 2 ? DotRows<2, 2>(w.type, rows, acts, n, out)
+                            : group == 3 ? DotRows<1, 3>(w.type, rows, acts, n, out)
+                                         : DotRows<2, 4>(w.type, rows, acts, n, out);
+          const int valid = int(std::min<int64_t>(R, oe - o));
+          for (int r = 0; r < valid; ++r)
+            for (int i = 0; i < group; ++i)
+              y[(b + i) * w.n_out + o + r] =
+                  done ? out[r * group + i] : vec_dot_scalar(w.type, rows[r], acts[i], n);
         }
       }
     }
@@ -604,7 +878,44 @@ void SoftmaxRow(float* x, int64_t n) {
   for (; i + N <= n; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, x + i), inv), d, x + i);
   for (; i < n; ++i) x[i] *= float(1.0 / s);
 }
+
+// Attention over f16 rows: 8 partial sums as attention.cpp's loop (one 8-lane vector, or two
+// 4-lane ones), added in lane order at the end, so the result is the loop's bit for bit.
+float DotF16Row(const float* q, const uint16_t* k, int64_t n) {
+  const hn::CappedTag<float, 8> d;
+  const hn::Rebind<hwy::float16_t, decltype(d)> dh;
+  const int64_t N = int64_t(hn::Lanes(d));
+  const auto* kh = reinterpret_cast<const hwy::float16_t*>(k);
+  if (N != 8 && N != 4) return simd::ref::dot_f16(q, k, n);
+  hn::Vec<decltype(d)> acc[2] = {hn::Zero(d), hn::Zero(d)};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int64_t v = 0; v < 8 / N; ++v)
+      acc[v] = hn::Add(acc[v], hn::Mul(hn::LoadU(d, q + i + v * N),
+                                       hn::PromoteTo(d, hn::LoadU(dh, kh + i + v * N))));
+  float lanes[8];
+  for (int64_t v = 0; v < 8 / N; ++v) hn::StoreU(acc[v], d, lanes + v * N);
+  float sum = 0.0f;
+  for (int l = 0; l < 8; ++l) sum += lanes[l];
+  for (; i < n; ++i) sum += q[i] * fp16_to_fp32(k[i]);
+  return sum;
+}
+
+void AxpyF16Row(float* y, const uint16_t* v, float a, int64_t n) {
+  const DFull d;
+  const hn::Rebind<hwy::float16_t, DFull> dh;
+  const int64_t N = int64_t(hn::Lanes(d));
+  const auto* vh = reinterpret_cast<const hwy::float16_t*>(v);
+  const auto va = hn::Set(d, a);
+  int64_t i = 0;
+  for (; i + N <= n; i += N)
+    hn::StoreU(hn::Add(hn::LoadU(d, y + i), hn::Mul(va, hn::PromoteTo(d, hn::LoadU(dh, vh + i)))), d,
+               y + i);
+  for (; i < n; ++i) y[i] += a * fp16_to_fp32(v[i]);
+}
 #else
+float DotF16Row(const float* q, const uint16_t* k, int64_t n) { return simd::ref::dot_f16(q, k, n); }
+void AxpyF16Row(float* y, const uint16_t* v, float a, int64_t n) { simd::ref::axpy_f16(y, v, a, n); }
 void SiluRow(float* x, int64_t n) { simd::ref::silu(x, n); }
 void MulRow(float* y, const float* x, int64_t n) { simd::ref::mul(y, x, n); }
 void AddRow(float* y, const float* x, int64_t n) { simd::ref::add(y, x, n); }
@@ -634,6 +945,8 @@ HWY_EXPORT(AxpyRow);
 HWY_EXPORT(DotF32);
 HWY_EXPORT(RmsNormRow);
 HWY_EXPORT(SoftmaxRow);
+HWY_EXPORT(DotF16Row);
+HWY_EXPORT(AxpyF16Row);
 
 namespace simd {
 
@@ -655,6 +968,12 @@ void rms_norm(const float* x, const float* weight, float* out, int64_t n, float 
   HWY_DYNAMIC_DISPATCH(RmsNormRow)(x, weight, out, n, eps);
 }
 void softmax(float* x, int64_t n) { HWY_DYNAMIC_DISPATCH(SoftmaxRow)(x, n); }
+float dot_f16(const float* q, const uint16_t* k, int64_t n) {
+  return HWY_DYNAMIC_DISPATCH(DotF16Row)(q, k, n);
+}
+void axpy_f16(float* y, const uint16_t* v, float a, int64_t n) {
+  HWY_DYNAMIC_DISPATCH(AxpyF16Row)(y, v, a, n);
+}
 
 }  // namespace simd
 

@@ -3,6 +3,7 @@
 // not multiples of any vector width, and on extreme inputs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -153,6 +154,39 @@ TEST(SimdOps, SoftmaxMatchesScalarAndSumsToOne) {
     double sum = 0;
     for (float v : x) sum += v;
     EXPECT_NEAR(sum, 1.0, 1e-5) << target;
+  }
+}
+
+
+// Attention over f16 KV rows converts with the CPU's f16 instructions on SIMD targets; the sums
+// keep the portable loop's order, so every target gives SCALAR's output bit for bit, including
+// for subnormal and large f16 values.
+TEST(SimdOps, F16AttentionMatchesScalarExactly) {
+  TargetGuard guard;
+  for (int64_t head_dim : {1, 7, 8, 13, 64, 128}) {
+    for (int64_t n_kv : {1, 5, 33}) {
+      auto q = inputs(head_dim, 20, 2.0f);
+      auto kv = inputs(n_kv * head_dim * 2, 21, 3.0f);
+      const float special[] = {3e-6f, -6e-8f, 60000.0f};  // f16 subnormal, smallest, near max
+      for (size_t i = 0; i < std::min(kv.size(), std::size(special)); ++i) kv[i] = special[i];
+      std::vector<uint16_t> rows(kv.size());
+      store_kv_row(TensorType::F16, kv.data(), rows.data(), int64_t(kv.size()));
+      const uint16_t* k = rows.data();
+      const uint16_t* v = rows.data() + n_kv * head_dim;
+      auto run = [&] {
+        std::vector<float> out(static_cast<size_t>(head_dim));
+        std::vector<float> scratch(static_cast<size_t>(attention_scratch_floats(n_kv, head_dim)));
+        cached_attention_head(TensorType::F16, q.data(), k, head_dim, v, head_dim, n_kv, head_dim,
+                              head_dim, 0.125f, out.data(), scratch.data());
+        return out;
+      };
+      set_simd_target("SCALAR");
+      const auto want = run();
+      for (const auto& target : simd_targets()) {
+        set_simd_target(target);
+        EXPECT_EQ(run(), want) << target << " head_dim=" << head_dim << " n_kv=" << n_kv;
+      }
+    }
   }
 }
 

@@ -96,6 +96,25 @@ TEST(VecDot, FloatDotHandlesTails) {
   }
 }
 
+// The activation quantiser rounds x / d half away from zero, as std::lround (and ggml's
+// roundf) do: with max|x| = 127 the scale is exactly 1, so x itself is rounded.
+TEST(VecDot, ActivationQuantiserRoundsHalvesAwayFromZero) {
+  const float cases[] = {0.5f,   -0.5f,  1.5f,    -1.5f,    2.5f,   -2.5f,  126.5f, -126.5f,
+                         0.49999997f, -0.49999997f, 0.50000006f, -0.50000006f, 3.0f, -3.0f,
+                         0.0f,   -0.0f,  1e-30f,  -1e-30f,  63.49f, -63.51f, 7.75f,  -7.25f};
+  for (ActFormat fmt : {ActFormat::Q8_0, ActFormat::Q8_K}) {
+    const int64_t n = fmt == ActFormat::Q8_0 ? 32 : 256;
+    std::vector<float> x(static_cast<size_t>(n), 0.0f), back(static_cast<size_t>(n));
+    x[0] = 127.0f;
+    for (size_t i = 0; i < std::size(cases); ++i) x[i + 1] = cases[i];
+    std::vector<uint8_t> act(act_row_bytes(fmt, n));
+    quantize_act_row(fmt, x.data(), act.data(), n);
+    dequantize_act_row(fmt, act.data(), back.data(), n);
+    for (int64_t i = 0; i < n; ++i)
+      EXPECT_EQ(back[size_t(i)], float(std::lround(x[size_t(i)]))) << "x=" << x[size_t(i)];
+  }
+}
+
 TEST(Matrix, FromTensorInfoChecksTypeAndRows) {
   gguf::TensorInfo t;
   t.name = "w";
