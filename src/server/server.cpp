@@ -462,6 +462,14 @@ void Server::Impl::install_routes() {
   install_ollama_routes();
   install_inhouse_routes();
   install_kb_routes();
+  // A GET on a POST-only route is the wrong method, not a missing page.
+  for (const char* path : {"/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/api/show", "/api/generate",
+                           "/api/chat", "/api/embed", "/api/embeddings", "/api/v1/auth", "/api/v1/chat"}) {
+    http->Get(path, guard([](const httplib::Request& req, httplib::Response& res) {
+      res.set_header("Allow", "POST");
+      throw ApiError{405, "method GET not allowed on " + req.path + "; use POST", {}, "invalid_request_error"};
+    }));
+  }
 }
 
 // ---- lifecycle -------------------------------------------------------------------------------

@@ -180,6 +180,9 @@ TEST_F(ServerTest, BadRequestsGetTheUniformErrorBody) {
                       "application/json"), 400, "no chat template");
   expect_error(c.Post("/v1/chat/completions", R"({"messages":"hi"})", "application/json"), 400, "messages");
   expect_error(c.Get("/no/such/route"), 404, "Not found");
+  auto wrong_method = c.Get("/v1/chat/completions");
+  expect_error(wrong_method, 405, "use POST");
+  EXPECT_EQ(wrong_method->get_header_value("Allow"), "POST");
   expect_error(c.Post("/v1/embeddings", R"({"model":"bge","input":""})", "application/json"), 400, "empty");
   expect_error(c.Post("/v1/completions", "\"\xff\"", "application/json"), 400, "JSON");
   // A prompt longer than the slot's context (256 tokens).
