@@ -164,17 +164,7 @@ void search(const KbOptions& o) {
   const kb::KbInfo info = store.get(o.name);
   const kb::SearchResult r = store.search(o.name, make_query(info, o, o.query));
   if (o.json) {
-    json hits = json::array();
-    for (size_t i = 0; i < r.hits.size(); ++i) {
-      const auto& h = r.hits[i];
-      json j = {{"rank", i + 1}, {"score", h.score}, {"path", h.path}, {"title", h.title},
-                {"headings", h.chunk.headings}, {"snippet", h.snippet}, {"chunk_id", h.chunk.id}};
-      j["vector_rank"] = h.vector_rank ? json(*h.vector_rank) : json(nullptr);
-      j["keyword_rank"] = h.keyword_rank ? json(*h.keyword_rank) : json(nullptr);
-      hits.push_back(j);
-    }
-    std::printf("%s\n", json{{"kb", o.name}, {"mode", mode_name(r.mode_used)}, {"note", r.note}, {"hits", hits}}
-                            .dump(2).c_str());
+    std::printf("%s\n", kb::search_result_json(o.name, r).dump(2).c_str());
     return;
   }
   if (!r.note.empty()) std::fprintf(stderr, "note: %s\n", r.note.c_str());

@@ -33,23 +33,8 @@ kb::IngestOptions ingest_options(const KbOptions& o) {
   return opt;
 }
 
-kb::SearchMode parse_mode(const std::string& mode) {
-  if (mode == "vector") return kb::SearchMode::Vector;
-  if (mode == "keyword") return kb::SearchMode::Keyword;
-  return kb::SearchMode::Hybrid;
-}
-
-const char* mode_name(kb::SearchMode mode) {
-  switch (mode) {
-    case kb::SearchMode::Vector: return "vector";
-    case kb::SearchMode::Keyword: return "keyword";
-    case kb::SearchMode::Hybrid: return "hybrid";
-  }
-  return "?";
-}
-
 kb::SearchQuery make_query(const kb::KbInfo& info, const KbOptions& o, const std::string& text) {
-  kb::SearchQuery q{.text = text, .embedding = {}, .k = o.k, .mode = parse_mode(o.mode)};
+  kb::SearchQuery q{.text = text, .embedding = {}, .k = o.k, .mode = *kb::parse_search_mode(o.mode)};
   if (info.dim > 0 && q.mode != kb::SearchMode::Keyword) q.embedding = embedder_for(info, o)->embed(text);
   return q;
 }

@@ -38,8 +38,6 @@ std::unique_ptr<kb::Embedder> embedder_for(const kb::KbInfo& info, const KbOptio
 kb::IngestOptions ingest_options(const KbOptions& o);
 // The query with its embedding when the kb has vectors and the mode needs them.
 kb::SearchQuery make_query(const kb::KbInfo& info, const KbOptions& o, const std::string& text);
-kb::SearchMode parse_mode(const std::string& mode);
-const char* mode_name(kb::SearchMode mode);
 
 // A subcommand taking NAME and the store flags.
 CLI::App* add_kb_subcommand(CLI::App* kb, const char* name, const char* help, KbOptions& o);

@@ -247,6 +247,12 @@ struct VectorIndexInfo {
   bool rebuilt = false;       // loading found the file missing, stale or corrupt and rebuilt it from SQLite
 };
 
+const char* search_mode_name(SearchMode mode);                  // "vector", "keyword", "hybrid"
+std::optional<SearchMode> parse_search_mode(std::string_view name);  // nullopt for other names
+// {"kb", "mode", "note", "hits": [{"rank", "score", "path", "title", "headings", "snippet",
+// "chunk_id", "vector_rank", "keyword_rank"}]}: `kb search --json` and the HTTP search answer.
+nlohmann::json search_result_json(const std::string& kb, const SearchResult& r);
+
 // The knowledge bases of one data directory: tables in `data_dir/inhouse.db`, vectors in
 // `data_dir/kb/<id>.faiss`. SQLite is the source of truth (chunk embeddings are stored there too);
 // the FAISS file is a cache that open() checks and rebuilds when missing or stale, so a crash

@@ -52,24 +52,15 @@ json document_json(const kb::DocumentInfo& d) {
           {"metadata", d.metadata}};
 }
 
-json hit_json(const kb::SearchHit& h, size_t rank) {
-  return {{"rank", rank}, {"score", h.score}, {"path", h.path}, {"title", h.title},
-          {"headings", h.chunk.headings}, {"snippet", h.snippet}, {"chunk_id", h.chunk.id},
-          {"vector_rank", h.vector_rank ? json(*h.vector_rank) : json(nullptr)},
-          {"keyword_rank", h.keyword_rank ? json(*h.keyword_rank) : json(nullptr)}};
-}
-
 json source_json(const kb::Source& s) {
   return {{"number", s.number}, {"path", s.path}, {"title", s.title}, {"headings", s.headings},
           {"chunk_id", s.chunk_id}, {"linked", s.linked}};
 }
 
 kb::SearchMode mode_field(const Fields& f) {
-  const std::string mode = f.string("mode").value_or("hybrid");
-  if (mode == "vector") return kb::SearchMode::Vector;
-  if (mode == "keyword") return kb::SearchMode::Keyword;
-  if (mode == "hybrid") return kb::SearchMode::Hybrid;
-  throw bad_request("field 'mode' must be \"vector\", \"keyword\" or \"hybrid\"");
+  const auto mode = kb::parse_search_mode(f.string("mode").value_or("hybrid"));
+  if (!mode) throw bad_request("field 'mode' must be \"vector\", \"keyword\" or \"hybrid\"");
+  return *mode;
 }
 
 std::string decode_base64(const std::string& text) {
@@ -209,10 +200,7 @@ void Server::Impl::install_kb_routes() {
     const std::string name = req.matches[1];
     const kb::SearchQuery q = kb_query(name, Fields(body), "query");
     const kb::SearchResult r = kb_call([&] { return kb_store->search(name, q); });
-    json hits = json::array();
-    for (size_t i = 0; i < r.hits.size(); ++i) hits.push_back(hit_json(r.hits[i], i + 1));
-    const char* mode = r.mode_used == kb::SearchMode::Vector ? "vector" : r.mode_used == kb::SearchMode::Keyword ? "keyword" : "hybrid";
-    send_json(res, {{"kb", name}, {"mode", mode}, {"note", r.note}, {"hits", hits}});
+    send_json(res, kb::search_result_json(name, r));
   }));
 
   http->Post(route("/ask"), guard([this](const httplib::Request& req, httplib::Response& res) { kb_ask(req, res); }));
