@@ -145,6 +145,7 @@ void Statement::reset() {
 int64_t Statement::column_int(int col) const { return sqlite3_column_int64(stmt_, col); }
 double Statement::column_double(int col) const { return sqlite3_column_double(stmt_, col); }
 bool Statement::column_is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+int Statement::column_type(int col) const { return sqlite3_column_type(stmt_, col); }
 
 std::string Statement::column_text(int col) const {
   const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));

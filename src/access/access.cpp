@@ -1,0 +1,2 @@
+// access — being written.
+namespace inhouse::access {}

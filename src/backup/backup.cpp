@@ -1,0 +1,2 @@
+// backup — being written.
+namespace inhouse::backup {}

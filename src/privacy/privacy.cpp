@@ -1,0 +1,2 @@
+// privacy — being written.
+namespace inhouse::privacy {}
