@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,5 +15,18 @@ std::string to_hex(const std::vector<uint8_t>& bytes);
 std::string base64url(const std::vector<uint8_t>& bytes);  // no padding
 // BLAKE2b of text keyed with key, as raw bytes.
 std::string keyed_digest(const std::vector<uint8_t>& key, std::string_view text);
+
+}  // namespace inhouse::auth::detail
+
+namespace inhouse::db {
+class Database;
+class SharedDatabase;
+}  // namespace inhouse::db
+
+namespace inhouse::auth::detail {
+
+// A SharedDatabase over a plain connection the caller keeps owning (ClientStore(db::Database&)).
+// Same SQL and transaction rules as db::open_shared_sqlite; one mutex around the connection.
+std::unique_ptr<db::SharedDatabase> borrow_sqlite(db::Database& db);
 
 }  // namespace inhouse::auth::detail

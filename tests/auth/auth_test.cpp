@@ -91,6 +91,70 @@ TEST(ClientStore, PersistsAcrossReopen) {
   EXPECT_TRUE(store.authenticate(c.client.id, c.secret));
 }
 
+TEST(ClientStore, WorksOverSharedDatabaseWithOwningUser) {
+  const fs::path dir = temp_dir("shared");
+  auto shared = db::open_shared_sqlite(dir / "inhouse.db");
+  ClientStore store(*shared);
+  const auto a = store.add("laptop", "viewer", "alice");
+  const auto b = store.add("phone", "viewer", "alice");
+  const auto c = store.add("ci", "viewer");
+  EXPECT_EQ(a.client.user, "alice");
+  EXPECT_EQ(c.client.user, "");
+  const auto found = store.authenticate(a.client.id, a.secret);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->user, "alice");
+  ASSERT_TRUE(store.authenticate_api_key(b.api_key));
+  EXPECT_EQ(store.find_by_name("phone")->user, "alice");
+  EXPECT_EQ(store.list_for_user("alice").size(), 2u);
+  EXPECT_TRUE(store.list_for_user("").empty());  // "" is nobody, not every unowned client
+  EXPECT_THROW(store.add("x", "viewer", "bad user"), auth::Error);
+  EXPECT_THROW(store.add("laptop", "viewer", "bob"), auth::Error);  // duplicate name
+
+  EXPECT_EQ(store.remove_for_user("alice"), 2u);
+  EXPECT_FALSE(store.authenticate_api_key(b.api_key));  // the cached key is forgotten too
+  EXPECT_TRUE(store.list_for_user("alice").empty());
+  EXPECT_EQ(store.list().size(), 1u);
+  EXPECT_EQ(store.remove_for_user("alice"), 0u);
+}
+
+TEST(ClientStore, SharedAndPlainConnectionsSeeTheSameClients) {
+  const fs::path dir = temp_dir("both");
+  auto shared = db::open_shared_sqlite(dir / "inhouse.db");
+  ClientStore a(*shared);
+  db::Database plain = db::Database::open(dir / "inhouse.db");
+  ClientStore b(plain);
+  const auto c = a.add("svc", "admin", "carol");
+  const auto seen = b.authenticate_api_key(c.api_key);
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->user, "carol");
+  // A removal through one store is seen by the other even where it cached the key.
+  EXPECT_TRUE(b.remove(c.client.id));
+  EXPECT_FALSE(a.authenticate_api_key(c.api_key));
+}
+
+// A data directory made before clients had users: schema version 1, no user_name column.
+TEST(ClientStore, MigratesTheOriginalTable) {
+  const fs::path dir = temp_dir("migrate");
+  {
+    db::Database db = db::Database::open(dir / "inhouse.db");
+    db.migrate("auth.clients", {"CREATE TABLE clients (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, "
+                                "role TEXT NOT NULL, secret_hash TEXT NOT NULL, created_at INTEGER NOT NULL)"});
+    db.exec("INSERT INTO clients VALUES('cl_old', 'old', 'viewer', 'x', 5)");
+  }
+  db::Database db = db::Database::open(dir / "inhouse.db");
+  ClientStore store(db);
+  const auto old = store.find("cl_old");
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->name, "old");
+  EXPECT_EQ(old->user, "");
+  EXPECT_EQ(old->created_at, 5);
+  store.add("new", "viewer", "dave");
+  EXPECT_EQ(store.list().size(), 2u);
+  auto st = db.prepare("SELECT version FROM schema_versions WHERE component = 'auth.clients'");
+  ASSERT_TRUE(st.step());
+  EXPECT_EQ(st.column_int(0), 3);
+}
+
 auth::Client test_client() { return {"cl_0123", "t", "viewer", 0}; }
 
 TEST(TokenSigner, IssuesAndVerifies) {
