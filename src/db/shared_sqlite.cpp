@@ -43,19 +43,28 @@ std::string Value::text() const {
 std::string numbered_placeholders(std::string_view sql) {
   std::string out;
   int n = 0;
-  char quote = 0;  // inside '...' or "..."
-  for (char c : sql) {
-    if (quote) {
-      if (c == quote) quote = 0;  // a doubled quote just reopens on the next character
-      out += c;
-    } else if (c == '\'' || c == '"') {
-      quote = c;
-      out += c;
+  for (size_t i = 0; i < sql.size(); ++i) {
+    const char c = sql[i];
+    // Copied verbatim: '...' strings, "..." identifiers (a doubled quote just closes and
+    // reopens), -- line comments and /* */ comments, where a `?` is no placeholder.
+    size_t end = i;
+    if (c == '\'' || c == '"') {
+      end = sql.find(c, i + 1);
+    } else if (sql.substr(i, 2) == "--") {
+      end = sql.find('\n', i);
+    } else if (sql.substr(i, 2) == "/*") {
+      end = sql.find("*/", i + 2);
+      if (end != std::string_view::npos) ++end;
     } else if (c == '?') {
       out += '$' + std::to_string(++n);
+      continue;
     } else {
       out += c;
+      continue;
     }
+    if (end == std::string_view::npos) end = sql.size() - 1;  // unterminated: the server will say so
+    out.append(sql.substr(i, end - i + 1));
+    i = end;
   }
   return out;
 }
@@ -92,8 +101,11 @@ class SharedSqlite final : public SharedDatabase {
 
   int64_t execute(std::string_view sql, const std::vector<Value>& params) override {
     std::lock_guard lock(mu_);
+    // sqlite3_changes() keeps the last INSERT/UPDATE/DELETE's count through other statements
+    // (CREATE, SELECT), so a statement that moved no total changed nothing.
+    const int64_t before = sqlite3_total_changes64(db_.handle());
     prepare(sql, params).run();
-    return db_.changes();
+    return sqlite3_total_changes64(db_.handle()) == before ? 0 : db_.changes();
   }
 
   void transaction(const std::function<void()>& body) override {
