@@ -82,7 +82,7 @@ BenchResult run_benchmark(const BenchOptions& o) {
     throw std::runtime_error("the tests need " + std::to_string(n_ctx) + " positions (prompt, or depth + decode) " +
                              "but the model's context length is " + std::to_string(m.hparams().n_ctx_train));
   model::KvCache cache = m.new_cache(n_ctx);
-  const uint64_t kv_per_pos = uint64_t(cache.n_layer()) * uint64_t(cache.k_width() + cache.v_width()) * sizeof(float);
+  const uint64_t kv_per_pos = uint64_t(cache.bytes_per_position());  // f16 by default, f32 with --cache-type f32
 
   // Warm-up: one decode step touches every weight page once, as llama-bench's warm-up run.
   const std::vector<int32_t> warm = bench_tokens(1, m.n_vocab());

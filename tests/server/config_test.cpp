@@ -82,6 +82,24 @@ TEST(Config, ErrorsNameTheProblem) {
   EXPECT_NE(config_error("cache_type = \"q8\"").find("cache type 'q8'"), std::string::npos);
 }
 
+TEST(Config, ReadsSharedDatabaseTiersAndHousekeeping) {
+  const ServerConfig c = load_config(write_config("org.toml", R"(
+database_url = "postgresql://inhouse@127.0.0.1:5432/inhouse"
+housekeeping_seconds = 60
+[tiers]
+warm_after_days = 7
+cold_after_days = 30.5
+)"));
+  EXPECT_EQ(c.database_url, "postgresql://inhouse@127.0.0.1:5432/inhouse");
+  EXPECT_EQ(c.housekeeping_seconds, 60);
+  EXPECT_EQ(c.warm_after_seconds, 7 * 86400);
+  EXPECT_EQ(c.cold_after_seconds, int64_t(30.5 * 86400));
+  c.validate();
+  EXPECT_NE(config_error("database_url = \"mysql://x\"").find("database_url must start"), std::string::npos);
+  EXPECT_NE(config_error("[tiers]\nwarm_after_days = 30\ncold_after_days = 7").find("cold_after_days"), std::string::npos);
+  EXPECT_NE(config_error("[tiers]\nwarm_after_days = -1").find("negative"), std::string::npos);
+}
+
 TEST(Config, AuthDefaultsToRequiredOffLoopback) {
   ServerConfig c;
   EXPECT_FALSE(c.auth_required());
