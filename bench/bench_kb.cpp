@@ -12,6 +12,9 @@
 // transaction per document, synchronous=FULL) with the flat index; BM_HnswBuild the time to
 // build HNSW over all vectors from SQLite.
 //
+// BM_Filtered<kind>/N/P: the same queries restricted to a random P% of the documents (an
+// access-control allow-list, SearchQuery::documents); compare p50_us with BM_Search's.
+//
 //   build-*/bench/bench_kb --benchmark_filter='/10000'      # one size
 #include <benchmark/benchmark.h>
 
@@ -260,6 +263,48 @@ void BM_HnswEfSearch(benchmark::State& state) {
   }
 }
 
+// Searches with an allow-list of range(1) percent of the documents (random, fixed per size).
+template <Kind kind>
+void BM_Filtered(benchmark::State& state) {
+  const bool hnsw = kind == Kind::VectorHnsw || kind == Kind::HybridHnsw;
+  const int n = int(state.range(0));
+  Dataset& d = hnsw ? dataset_with_hnsw(n) : dataset(n);
+  KnowledgeStore& store = hnsw ? *d.hnsw : *d.flat;
+  std::vector<int64_t> ids;
+  for (const DocumentInfo& doc : store.documents("bench")) ids.push_back(doc.id);
+  std::mt19937 rng(11);
+  std::shuffle(ids.begin(), ids.end(), rng);
+  ids.resize(std::max<size_t>(1, ids.size() * size_t(state.range(1)) / 100));
+  const DocumentIds allowed(ids.begin(), ids.end());
+  for (auto _ : state) {
+    std::vector<double> us;
+    size_t short_results = 0;
+    const auto all = std::chrono::steady_clock::now();
+    for (int q = 0; q < kQueries; ++q) {
+      SearchQuery s;
+      s.k = 10;
+      s.documents = allowed;
+      if (kind != Kind::Keyword) s.embedding = d.query_vectors[size_t(q)];
+      if (kind != Kind::VectorFlat && kind != Kind::VectorHnsw) s.text = d.query_texts[size_t(q)];
+      s.mode = kind == Kind::Keyword ? SearchMode::Keyword
+               : (kind == Kind::VectorFlat || kind == Kind::VectorHnsw) ? SearchMode::Vector
+                                                                         : SearchMode::Hybrid;
+      const auto t = std::chrono::steady_clock::now();
+      const SearchResult r = store.search("bench", s);
+      us.push_back(seconds_since(t) * 1e6);
+      for (const auto& h : r.hits)
+        if (!allowed.count(h.chunk.document_id)) std::abort();  // a leak
+      if (kind != Kind::Keyword && r.hits.size() < s.k) ++short_results;
+    }
+    state.SetIterationTime(seconds_since(all));
+    report(state, us);
+    state.counters["short_results"] = double(short_results);  // vector kinds: must be 0
+  }
+}
+
+#define KB_FILTER_BENCH(b) \
+  BENCHMARK(b)->ArgsProduct({{10000, 100000}, {1, 10, 50, 90}})->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond)
+
 #define KB_BENCH(b) BENCHMARK(b)->Arg(10000)->Arg(100000)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond)
 KB_BENCH(BM_Insert);
 KB_BENCH(BM_Search<Kind::VectorFlat>);
@@ -273,6 +318,11 @@ BENCHMARK(BM_HnswEfSearch)
     ->Iterations(1)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
+
+KB_FILTER_BENCH(BM_Filtered<Kind::VectorFlat>);
+KB_FILTER_BENCH(BM_Filtered<Kind::VectorHnsw>);
+KB_FILTER_BENCH(BM_Filtered<Kind::Keyword>);
+KB_FILTER_BENCH(BM_Filtered<Kind::HybridHnsw>);
 
 }  // namespace
 

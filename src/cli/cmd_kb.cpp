@@ -1,10 +1,11 @@
-// inhouse kb create|add|sync|list|show|rm|links|search ...: knowledge bases in the data
+// inhouse kb create|add|sync|list|show|rm|links|search|history|diff|restore|meta|tier ...: knowledge bases in the data
 // directory (--data-dir DIR, else --config FILE's data_dir, else $INHOUSE_DATA_DIR, else
 // ~/.local/share/inhouse). `ask` and `summarize` (answers from a chat model) are in
-// cmd_kb_answer.cpp. list, show, search, links, add and sync take --json.
+// cmd_kb_answer.cpp. list, show, search, links, add, sync, history and meta take --json.
 #include <unistd.h>
 
 #include <cstdio>
+#include <ctime>
 #include <memory>
 
 #include "cli/commands.h"
@@ -106,7 +107,7 @@ void show(const KbOptions& o) {
     for (const auto& d : docs)
       files.push_back({{"path", d.path}, {"title", d.title}, {"format", kb::format_name(d.format)},
                        {"chunks", d.chunks}, {"size", d.size}, {"ingested_at", d.ingested_at},
-                       {"tags", d.tags}, {"metadata", d.metadata}});
+                       {"tags", d.tags}, {"metadata", d.metadata}, {"fields", d.fields}, {"version", d.version}});
     out["files"] = files;
     std::printf("%s\n", out.dump(2).c_str());
     return;
@@ -176,6 +177,111 @@ void search(const KbOptions& o) {
   }
 }
 
+// The document DOC (path, title, file name or alias) names; an error when none.
+kb::DocumentInfo document_of(kb::KnowledgeStore& store, const KbOptions& o) {
+  const auto doc = store.find_document(o.name, o.note);
+  if (!doc) throw std::runtime_error("no document '" + o.note + "' in knowledge base '" + o.name + "'");
+  return *doc;
+}
+
+std::string time_text(int64_t t) {
+  char buf[32];
+  const std::time_t tt = std::time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+void history(const KbOptions& o) {
+  kb::KnowledgeStore store = open_store(o);
+  const kb::DocumentInfo doc = document_of(store, o);
+  const auto versions = store.history(o.name, doc.id);
+  if (o.json) {
+    json out = {{"path", doc.path}, {"document_id", doc.id}, {"versions", json::array()}};
+    for (const auto& v : versions)
+      out["versions"].push_back({{"version", v.version}, {"current", v.current}, {"title", v.title},
+                                 {"content_hash", v.content_hash}, {"format", kb::format_name(v.format)},
+                                 {"size", v.size}, {"chunks", v.chunks}, {"created_at", v.created_at},
+                                 {"replaced_at", v.replaced_at}, {"metadata", v.metadata}});
+    std::printf("%s\n", out.dump(2).c_str());
+    return;
+  }
+  std::printf("%s\n", doc.path.c_str());
+  for (const auto& v : versions)
+    std::printf("  v%-4lld %s  %8lld bytes %4lld chunks  %s%s\n", (long long)v.version, time_text(v.created_at).c_str(),
+                (long long)v.size, (long long)v.chunks, v.title.c_str(), v.current ? "  (current)" : "");
+}
+
+void diff(const KbOptions& o) {
+  kb::KnowledgeStore store = open_store(o);
+  const kb::DocumentInfo doc = document_of(store, o);
+  const auto versions = store.history(o.name, doc.id);
+  // No versions given: the one before the current → the current; one: that → the current.
+  int64_t from = versions.size() > 1 ? versions[1].version : doc.version, to = doc.version;
+  if (!o.versions.empty()) from = o.versions[0];
+  if (o.versions.size() > 1) to = o.versions[1];
+  std::fputs(store.diff(o.name, doc.id, from, to).c_str(), stdout);
+}
+
+void restore(const KbOptions& o) {
+  kb::KnowledgeStore store = open_store(o);
+  const kb::DocumentInfo doc = document_of(store, o);
+  const int64_t now = store.restore_version(o.name, doc.id, o.versions.at(0));
+  store.flush();
+  std::printf("restored %s to version %lld (now version %lld)\n", doc.path.c_str(), (long long)o.versions[0],
+              (long long)now);
+}
+
+void meta(const KbOptions& o) {
+  kb::KnowledgeStore store = open_store(o);
+  kb::DocumentInfo doc = document_of(store, o);
+  json patch = json::object();
+  for (const auto& [key, value] : parse_where(o.set_fields)) patch[key] = value;
+  for (const std::string& key : o.unset_fields) patch[key] = nullptr;
+  if (!patch.empty()) {
+    store.set_fields(o.name, doc.id, patch);
+    doc = *store.find_document(o.name, doc.path);
+  }
+  if (o.json) {
+    std::printf("%s\n", json{{"path", doc.path}, {"fields", doc.fields}, {"metadata", doc.metadata}}.dump(2).c_str());
+    return;
+  }
+  std::printf("%s\nfields:\n", doc.path.c_str());
+  for (const auto& [key, value] : doc.fields.items()) std::printf("  %s = %s\n", key.c_str(), value.get<std::string>().c_str());
+  std::printf("metadata:\n");
+  for (const auto& [key, value] : doc.metadata.items()) std::printf("  %s = %s\n", key.c_str(), value.dump().c_str());
+}
+
+void tier(const KbOptions& o) {
+  kb::KnowledgeStore store = open_store(o);
+  if (!o.tier.empty()) {
+    if (o.name.empty()) throw std::runtime_error("--set needs a knowledge base");
+    store.set_tier(o.name, *kb::parse_tier(o.tier));
+  }
+  if (o.apply_policy) {
+    const auto moved = store.apply_tier_policy(o.warm_after_s, o.cold_after_s, std::time(nullptr));
+    if (!o.json)
+      for (const auto& t : moved) std::printf("moved %s to %s\n", t.kb.c_str(), kb::tier_name(t.tier));
+  }
+  std::vector<kb::TierInfo> infos;
+  if (o.name.empty())
+    infos = store.tier_info();
+  else
+    infos.push_back(store.tier_info(o.name));
+  if (o.json) {
+    json out = json::array();
+    for (const auto& t : infos)
+      out.push_back({{"kb", t.kb}, {"tier", kb::tier_name(t.tier)}, {"last_access", t.last_access},
+                     {"index_loaded", t.index_loaded}, {"archived", t.archived}, {"archive_bytes", t.archive_bytes}});
+    std::printf("%s\n", out.dump(2).c_str());
+    return;
+  }
+  for (const auto& t : infos)
+    std::printf("%-24s %-5s last access %s%s\n", t.kb.c_str(), kb::tier_name(t.tier), time_text(t.last_access).c_str(),
+                t.archived ? ("  archived (" + std::to_string(t.archive_bytes) + " bytes)").c_str() : "");
+}
+
 }  // namespace
 
 void register_kb(CLI::App& app) {
@@ -221,6 +327,39 @@ void register_kb(CLI::App& app) {
   add_search_flags(se, *o);
   se->add_flag("--json", o->json, "Machine-readable output");
   se->callback([o] { search(*o); });
+
+  auto* hi = add_kb_subcommand(cmd, "history", "Versions of a document, newest first", *o);
+  hi->add_option("document", o->note, "Document (path, title, file name or alias)")->required();
+  hi->add_flag("--json", o->json, "Machine-readable output");
+  hi->callback([o] { history(*o); });
+
+  auto* di = add_kb_subcommand(cmd, "diff", "Unified diff between two versions of a document", *o);
+  di->add_option("document", o->note, "Document (path, title, file name or alias)")->required();
+  di->add_option("versions", o->versions, "FROM [TO] (default: the previous version, then the current one)")
+      ->expected(0, 2);
+  di->callback([o] { diff(*o); });
+
+  auto* re = add_kb_subcommand(cmd, "restore", "Make an earlier version of a document current again", *o);
+  re->add_option("document", o->note, "Document (path, title, file name or alias)")->required();
+  re->add_option("version", o->versions, "Version to restore")->required()->expected(1);
+  re->callback([o] { restore(*o); });
+
+  auto* me = add_kb_subcommand(cmd, "meta", "Show or change a document's custom fields", *o);
+  me->add_option("document", o->note, "Document (path, title, file name or alias)")->required();
+  me->add_option("--set", o->set_fields, "Set a field (repeatable)")->type_name("KEY=VALUE");
+  me->add_option("--unset", o->unset_fields, "Remove a field (repeatable)")->type_name("KEY");
+  me->add_flag("--json", o->json, "Machine-readable output");
+  me->callback([o] { meta(*o); });
+
+  auto* ti = cmd->add_subcommand("tier", "Show or change storage tiers (hot, warm, cold)");
+  ti->add_option("name", o->name, "Knowledge base (default: all)");
+  add_store_flags(ti, *o);
+  ti->add_option("--set", o->tier, "Move the kb to this tier now")->check(CLI::IsMember({"hot", "warm", "cold"}));
+  ti->add_flag("--apply", o->apply_policy, "Apply the policy: idle kbs become warm, then cold");
+  ti->add_option("--warm-after", o->warm_after_s, "Seconds idle before hot → warm (0: never)")->capture_default_str();
+  ti->add_option("--cold-after", o->cold_after_s, "Seconds idle before → cold (0: never)")->capture_default_str();
+  ti->add_flag("--json", o->json, "Machine-readable output");
+  ti->callback([o] { tier(*o); });
 
   register_kb_answers(cmd, o);
 }

@@ -33,8 +33,19 @@ kb::IngestOptions ingest_options(const KbOptions& o) {
   return opt;
 }
 
+std::map<std::string, std::string> parse_where(const std::vector<std::string>& pairs) {
+  std::map<std::string, std::string> out;
+  for (const std::string& p : pairs) {
+    const size_t eq = p.find('=');
+    if (eq == std::string::npos || eq == 0) throw std::runtime_error("expected KEY=VALUE, not '" + p + "'");
+    out[p.substr(0, eq)] = p.substr(eq + 1);
+  }
+  return out;
+}
+
 kb::SearchQuery make_query(const kb::KbInfo& info, const KbOptions& o, const std::string& text) {
   kb::SearchQuery q{.text = text, .embedding = {}, .k = o.k, .mode = *kb::parse_search_mode(o.mode)};
+  q.where = parse_where(o.where);
   if (info.dim > 0 && q.mode != kb::SearchMode::Keyword) q.embedding = embedder_for(info, o)->embed(text);
   return q;
 }
@@ -63,6 +74,8 @@ void add_search_flags(CLI::App* cmd, KbOptions& o) {
   cmd->add_option("-k", o.k, "Results")->capture_default_str()->check(CLI::Range(1, 1000));
   cmd->add_option("--mode", o.mode, "vector, keyword or hybrid (reciprocal-rank fusion)")
       ->check(CLI::IsMember({"vector", "keyword", "hybrid"}))->capture_default_str();
+  cmd->add_option("--where", o.where, "Only documents whose custom field (else metadata) KEY equals VALUE (repeatable: all must match)")
+      ->type_name("KEY=VALUE");
   cmd->add_option("--embed-model", o.embed_model, "The kb's embedding model, if its file moved")->check(CLI::ExistingFile);
   cmd->add_option("--threads", o.threads, "Threads (default: all cores)")->check(CLI::NonNegativeNumber);
 }

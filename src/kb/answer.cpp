@@ -31,10 +31,13 @@ std::vector<Source> retrieve_sources(KnowledgeStore& store, const std::string& k
     if (!add(h.chunk, h.path, h.title, false)) return sources;
   if (!with_links) return sources;
 
+  // Linked notes pass the same filter as hits: links() resolves names among the allowed
+  // documents only, so a link to a hidden note is dangling here.
+  const std::optional<DocumentIds> allowed = store.allowed_documents(kb, query.documents, query.where);
   std::set<std::string> linked_docs;
   for (size_t i = 0; i < result.hits.size() && i < kLinkedFromTopHits; ++i) {
-    for (const NoteLink& l : store.links(kb, result.hits[i].path).outgoing) {
-      if (!l.resolved || !linked_docs.insert(l.to_path).second) continue;
+    for (const NoteLink& l : store.links(kb, result.hits[i].path, allowed).outgoing) {
+      if (!l.resolved || (allowed && !allowed->count(*l.resolved)) || !linked_docs.insert(l.to_path).second) continue;
       const std::vector<StoredChunk> chunks = store.chunks(kb, *l.resolved);
       if (!chunks.empty() && !add(chunks.front(), l.to_path, l.to_title, true)) return sources;
     }

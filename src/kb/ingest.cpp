@@ -178,6 +178,7 @@ DocumentInput prepare_document(const std::string& key, std::string_view bytes, F
   doc.tags = note.tags;
   doc.aliases = note.aliases;
   doc.links = note.links;
+  doc.body = note_body(note);
   for (const Chunk& c : chunk_note(note, chunking, count)) {
     ChunkInput in{.headings = c.headings, .text = c.text, .tokens = c.tokens, .embedding = {}};
     if (embedder) in.embedding = embedder->embed(c.with_context(note.title));

@@ -13,11 +13,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -169,6 +171,12 @@ struct DocumentInput {
   std::vector<std::string> aliases;
   std::vector<Link> links;
   std::vector<ChunkInput> chunks;
+  // The whole document as parsed: each section's new headings as "#"-prefixed lines, then its
+  // text (prepare_document fills it). What version_text/diff show; "" = the chunks' texts.
+  std::string body;
+  // Initial custom fields (e.g. {"owner": "alice"} for an upload): set only for keys the document
+  // does not have yet, so a re-ingest never overwrites what set_fields stored.
+  nlohmann::json fields = nlohmann::json::object();
 };
 
 struct DocumentInfo {
@@ -180,6 +188,27 @@ struct DocumentInfo {
   int64_t chunks = 0;
   nlohmann::json metadata = nlohmann::json::object();
   std::vector<std::string> tags;
+  int64_t version = 1;       // current version number (see history())
+  nlohmann::json fields = nlohmann::json::object();  // custom fields (set_fields): string values
+};
+
+// One version of a document: the current one or one kept in its history.
+struct DocumentVersion {
+  int64_t version = 0;
+  bool current = false;
+  std::string title, content_hash;
+  Format format = Format::Text;
+  int64_t size = 0;
+  int64_t chunks = 0;
+  int64_t created_at = 0;   // when this version was stored (unix seconds)
+  int64_t replaced_at = 0;  // when a newer version replaced it; 0 for the current one
+  nlohmann::json metadata = nlohmann::json::object();
+};
+
+// A document together with the kb it is in (for the cross-kb queries of privacy tooling).
+struct DocumentRef {
+  std::string kb;
+  DocumentInfo document;
 };
 
 struct StoredChunk {
@@ -206,11 +235,20 @@ struct NoteLinks {
 
 enum class SearchMode { Vector, Keyword, Hybrid };
 
+// A set of document ids (an access-control allow-list); nullopt everywhere means "all documents".
+using DocumentIds = std::unordered_set<int64_t>;
+
 struct SearchQuery {
   std::string text;
   std::vector<float> embedding;  // of text, L2-normalised; empty → keyword only
   size_t k = 10;
   SearchMode mode = SearchMode::Hybrid;
+  // Only chunks of these documents can be hits (the ids a user may read); nullopt = all.
+  std::optional<DocumentIds> documents;
+  // Metadata filter, every entry must match: key → value equality against the document's custom
+  // field of that key if it has one, else its metadata value (string, number or bool compared
+  // as text: 3 → "3", true → "true"; a list matches when one element does).
+  std::map<std::string, std::string> where;
 };
 
 struct SearchHit {
@@ -237,6 +275,27 @@ struct StoreOptions {
   // Query-time beam (>= k is enforced). bench_kb, random unit vectors (dim 384, 10k): recall@10
   // vs exact is 0.90 at 128, 0.98 at 256, 1.00 at 512.
   int hnsw_ef_search = 256;
+  // A filtered vector search (SearchQuery::documents / where) over at most this many allowed
+  // chunks scans exactly those vectors; a larger allow-list walks the HNSW graph with a filter.
+  // bench_kb (dim 384): scanning 5,000 allowed vectors costs about what an HNSW query does.
+  size_t exact_filter_limit = 5000;
+};
+
+// Storage tier of a kb (tier.cpp). hot: the vector index stays in memory once loaded. warm: it
+// is read from its file for each use and dropped after. cold: chunks and keyword rows live in a
+// zstd archive (data_dir/kb/<id>.cold.zst) instead of SQLite; any access restores them (the kb
+// becomes warm). Search works in every tier, slower the colder.
+enum class Tier { Hot, Warm, Cold };
+const char* tier_name(Tier t);                         // "hot", "warm", "cold"
+std::optional<Tier> parse_tier(std::string_view name);  // nullopt for other names
+
+struct TierInfo {
+  std::string kb;
+  Tier tier = Tier::Hot;
+  int64_t last_access = 0;    // unix seconds (kept to within a minute); created_at if never used
+  bool index_loaded = false;  // the vector index is in memory now
+  bool archived = false;      // chunks are in the archive, not in SQLite
+  int64_t archive_bytes = 0;
 };
 
 // What a kb's vector index holds (loading it when needed); for `kb info` and tests.
@@ -279,13 +338,25 @@ class KnowledgeStore {
   int64_t put_document(const std::string& kb, const DocumentInput& doc);
   bool remove_document(const std::string& kb, const std::string& path);
   std::vector<DocumentInfo> documents(const std::string& kb);
+  std::vector<DocumentInfo> documents(const std::string& kb, const std::optional<DocumentIds>& allowed);
   // By path, else by title / file stem / alias (case-insensitive).
   std::optional<DocumentInfo> find_document(const std::string& kb, const std::string& path_or_title);
   std::vector<StoredChunk> chunks(const std::string& kb, int64_t document_id);  // Error(NotFound) if not in kb
 
   // `note` as find_document takes it; Error(NotFound) when no document matches.
   NoteLinks links(const std::string& kb, const std::string& note);
-  // k is capped at 1000. Hybrid/Vector fall back to Keyword (with a note) when the kb has no
+  // The same seen by someone who may read only `allowed`: a note outside it is NotFound (as if
+  // absent; names resolve among allowed documents only), backlinks from documents outside it are
+  // dropped, and outgoing links to documents outside it look dangling (the link text is part of
+  // the readable note; that the target exists is not).
+  NoteLinks links(const std::string& kb, const std::string& note, const std::optional<DocumentIds>& allowed);
+  // The documents of kb in `documents` (nullopt: all) that match every `where` entry (see
+  // SearchQuery::where); nullopt when both are empty (no filter). What search applies.
+  std::optional<DocumentIds> allowed_documents(const std::string& kb, const std::optional<DocumentIds>& documents,
+                                               const std::map<std::string, std::string>& where);
+  // k is capped at 1000. Only chunks of documents passing query.documents and query.where are
+  // returned, and up to k of them whenever that many match (filtering happens inside the
+  // keyword query and the vector search, not after a fixed top-k). Hybrid/Vector fall back to Keyword (with a note) when the kb has no
   // vectors or the query no embedding; a query embedding of the wrong size is Error(Invalid).
   SearchResult search(const std::string& kb, const SearchQuery& query);
 
@@ -293,6 +364,44 @@ class KnowledgeStore {
   // calling after a large ingest, since a process killed before it rebuilds the index on next use.
   void flush();
   VectorIndexInfo vector_index_info(const std::string& kb);
+
+  // ---- storage tiers (tier.cpp) ----
+  // Moves a kb to a tier now (cold: archives it; hot/warm from cold: restores it first).
+  void set_tier(const std::string& kb, Tier tier);
+  // By idleness (now - last access): cold after cold_after_s, else warm after warm_after_s for a
+  // hot kb (0 = never). Never promotes. Returns the kbs it moved, as they are after the move.
+  std::vector<TierInfo> apply_tier_policy(int64_t warm_after_s, int64_t cold_after_s, int64_t now);
+  TierInfo tier_info(const std::string& kb);
+  std::vector<TierInfo> tier_info();  // every kb, by name
+
+  // ---- versions (versions.cpp) ----
+  // put_document replacing a document whose content_hash differs keeps the replaced version
+  // (title, metadata, body, chunks with their embeddings, links, tags: zstd-compressed) in its
+  // history and numbers the new one version + 1. remove_document drops the history with the
+  // document; purge_document also scrubs it from disk. Error(NotFound) for a document not in kb
+  // or a version it does not have.
+  std::vector<DocumentVersion> history(const std::string& kb, int64_t document_id);  // newest first, current included
+  std::string version_text(const std::string& kb, int64_t document_id, int64_t version);
+  // A unified diff (---/+++ headers, @@ hunks, 3 lines of context) from one version's text to
+  // another's; "" when they are equal.
+  std::string diff(const std::string& kb, int64_t document_id, int64_t from, int64_t to);
+  // Makes a kept version current again (its chunks and vectors come back without re-embedding);
+  // the version it replaces joins the history. Returns the new current version number.
+  int64_t restore_version(const std::string& kb, int64_t document_id, int64_t version);
+  // Erasure: the document, its chunks, FTS rows, vectors, history and fields, with SQLite's
+  // secure_delete on, the FTS index merged and the vector index rebuilt and saved so no copy of
+  // its text or vectors is left in the files. False when it is not in kb.
+  bool purge_document(const std::string& kb, int64_t document_id);
+
+  // ---- custom fields (versions.cpp) ----
+  // Patches a document's custom fields: a string sets, a number or bool sets its text, null
+  // removes; kept across re-ingests and versions. Keys 1-64 bytes; `retention` must be a date
+  // YYYY-MM-DD. Error(Invalid) for anything else (nothing changed), Error(NotFound) for no document.
+  void set_fields(const std::string& kb, int64_t document_id, const nlohmann::json& patch);
+  // Across all kbs: documents whose field `key` equals value (e.g. owner = a user), and those
+  // whose `retention` date is before `date` (YYYY-MM-DD, else Error(Invalid)). By kb, then path.
+  std::vector<DocumentRef> documents_with_field(const std::string& key, const std::string& value);
+  std::vector<DocumentRef> retention_expired(const std::string& date);
 
  private:
   struct Impl;
@@ -364,6 +473,13 @@ IngestReport ingest_paths(KnowledgeStore& store, const std::string& kb,
 IngestReport sync_kb(KnowledgeStore& store, const std::string& kb, Embedder* embedder,
                      const IngestOptions& options, const IngestProgress& progress = {});
 
+// The Markdown-ish text of a parsed note (DocumentInput::body): a section's headings that differ
+// from the previous section's as "#"-prefixed lines (depth = position in the path), then its text.
+std::string note_body(const Note& note);
+// A unified line diff of two texts labelled from_label/to_label; "" when they are equal.
+std::string unified_diff(std::string_view from, std::string_view to, const std::string& from_label,
+                         const std::string& to_label);
+
 // Hex BLAKE2b-256 of bytes (content hashes).
 std::string content_hash(std::string_view bytes);
 
@@ -394,7 +510,8 @@ RagPrompt build_rag_prompt(const std::string& question, const std::vector<Source
 // only numbers in 1..n_sources, each once.
 std::vector<int> cited_sources(std::string_view answer, size_t n_sources);
 // Retrieves for a question: search, then (with_links) the first chunk of notes linked from the
-// top hits as extra sources. Keeps sources within max_context_tokens.
+// top hits as extra sources. Keeps sources within max_context_tokens. A linked note must pass
+// the query's filter (documents and where) too.
 std::vector<Source> retrieve_sources(KnowledgeStore& store, const std::string& kb, const SearchQuery& query,
                                      bool with_links, size_t max_context_tokens, const TokenCounter& count);
 

@@ -63,8 +63,12 @@ class VectorIndex {
 
   void add(const std::vector<int64_t>& ids, const std::vector<float>& vectors);
   void remove(const std::vector<int64_t>& ids);
-  // Up to k (chunk id, inner product) pairs, best first.
-  std::vector<std::pair<int64_t, float>> search(const float* query, size_t k) const;
+  // Up to k (chunk id, inner product) pairs, best first. With `allowed` (chunk ids), only those
+  // can be returned, and k of them whenever k of them are in the index: an exact scan over the
+  // allowed vectors for a flat index or a small allowed set, else HNSW filtered during the graph
+  // walk (IDSelector), falling back to the exact scan when the walk finds fewer than k.
+  std::vector<std::pair<int64_t, float>> search(const float* query, size_t k,
+                                                const std::vector<int64_t>* allowed = nullptr) const;
 
   bool is_hnsw() const { return hnsw_; }
   int64_t live() const;
@@ -74,6 +78,8 @@ class VectorIndex {
   bool wants_rebuild() const;
 
  private:
+  std::vector<std::pair<int64_t, float>> exact_search(const float* query, size_t k,
+                                                      const std::vector<int64_t>& positions) const;
   VectorIndex() = default;
   struct Faiss;
   std::unique_ptr<Faiss> index_;
@@ -94,6 +100,8 @@ struct KbRow {
   int dim = 0;
   int64_t generation = 0;  // bumped by every committed write to the kb's documents
   int64_t chunks = 0;
+  std::string tier = "hot";
+  bool archived = false;   // cold: chunks and FTS rows are in the archive file
 };
 
 // A kb's vector index once loaded, and which database generation it reflects.
@@ -103,6 +111,21 @@ struct LoadedIndex {
   bool dirty = false;    // differs from the file on disk
   bool rebuilt = false;  // built from SQLite when loaded
 };
+
+// ---- versions and fields (versions.cpp) ------------------------------------------------------
+
+// zstd; decompress throws std::runtime_error for bytes that are not one valid frame.
+std::vector<uint8_t> compress(std::string_view bytes);
+std::string decompress(const std::vector<uint8_t>& frame);
+// Within the caller's transaction: copies the document's current version (row, body, chunks with
+// embeddings, tags, aliases, links) into kb_document_versions, replaced at `now`.
+void keep_version(db::Database& db, int64_t document_id, int64_t now);
+// Within the caller's transaction: sets the fields of a JSON object patch (validated first).
+void apply_fields(db::Database& db, int64_t document_id, const nlohmann::json& patch, bool only_new);
+// Throws Error(Invalid) unless patch is an object of valid keys and values.
+void check_fields(const nlohmann::json& patch);
+// Whether a metadata value matches a `where` value (string/number/bool as text, list: any element).
+bool metadata_matches(const nlohmann::json& value, const std::string& want);
 
 }  // namespace inhouse::kb::detail
 
@@ -118,13 +141,33 @@ struct KnowledgeStore::Impl {
   Impl(std::filesystem::path dir, const StoreOptions& opts, db::Database database)
       : data_dir(std::move(dir)), options(opts), db(std::move(database)) {}
 
-  detail::KbRow kb_row(const std::string& name);  // throws Error(NotFound)
+  std::map<int64_t, int64_t> touched;  // kb id → last access written to kb_bases
+  // Throws Error(NotFound). An access (restore): an archived kb is restored first and its last
+  // access recorded; tier bookkeeping passes restore = false.
+  detail::KbRow kb_row(const std::string& name, bool restore = true);
   // The kb's index, loaded (or rebuilt) when missing or behind the database.
   detail::LoadedIndex& index_of(const detail::KbRow& kb);
   void rebuild(const detail::KbRow& kb, detail::LoadedIndex& loaded);
   void save(int64_t kb_id, detail::LoadedIndex& loaded);
   std::filesystem::path index_path(int64_t kb_id) const;
   StoredChunk stored_chunk(int64_t chunk_id, std::string* path, std::string* title);
+
+  // The public operations' bodies, for callers already holding mu.
+  int64_t put_locked(const detail::KbRow& kb, const DocumentInput& doc);
+  std::optional<DocumentInfo> find_document_locked(const detail::KbRow& kb, const std::string& path_or_title,
+                                                   const std::optional<DocumentIds>& allowed);
+  std::optional<DocumentIds> allowed_locked(const detail::KbRow& kb, const std::optional<DocumentIds>& documents,
+                                            const std::map<std::string, std::string>& where);
+  DocumentInfo document_locked(int64_t document_id);  // with tags and fields
+  void require_document(const detail::KbRow& kb, int64_t document_id);  // Error(NotFound) unless in kb
+
+  // Tiers (tier.cpp).
+  std::filesystem::path archive_path(int64_t kb_id) const;
+  void touch(int64_t kb_id);
+  void archive(const detail::KbRow& kb);
+  void unarchive(int64_t kb_id);
+  void after_use(const detail::KbRow& kb);  // warm: save and drop the loaded index
+  TierInfo tier_of(int64_t kb_id);
 };
 
 }  // namespace inhouse::kb

@@ -111,6 +111,39 @@ CREATE INDEX kb_links_target_stem ON kb_links(target_stem_key);
 ALTER TABLE kb_bases ADD COLUMN chunk_count INTEGER NOT NULL DEFAULT 0;
 UPDATE kb_bases SET chunk_count = (SELECT count(*) FROM kb_chunks c JOIN kb_documents d ON d.id = c.document_id
                                    WHERE d.kb_id = kb_bases.id);
+)sql",
+    // v3: document versions (see versions.cpp) and custom fields.
+    R"sql(
+ALTER TABLE kb_documents ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE kb_documents ADD COLUMN body BLOB;  -- zstd of DocumentInput::body; NULL when none
+CREATE TABLE kb_document_versions (
+  document_id INTEGER NOT NULL REFERENCES kb_documents(id) ON DELETE CASCADE,
+  version INTEGER NOT NULL,
+  title TEXT NOT NULL,
+  format TEXT NOT NULL,
+  content_hash TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  metadata TEXT NOT NULL,
+  chunk_count INTEGER NOT NULL,
+  body BLOB,              -- zstd of the body text; NULL when the version had none
+  contents BLOB NOT NULL, -- zstd of CBOR {tags, aliases, links, chunks: [{headings, text, tokens, embedding}]}
+  created_at INTEGER NOT NULL,
+  replaced_at INTEGER NOT NULL,
+  PRIMARY KEY (document_id, version)
+);
+CREATE TABLE kb_document_fields (
+  document_id INTEGER NOT NULL REFERENCES kb_documents(id) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (document_id, key)
+);
+CREATE INDEX kb_document_fields_key ON kb_document_fields(key, value);
+)sql",
+    // v4: storage tiers (see tier.cpp).
+    R"sql(
+ALTER TABLE kb_bases ADD COLUMN tier TEXT NOT NULL DEFAULT 'hot';
+ALTER TABLE kb_bases ADD COLUMN last_access INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE kb_bases ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;  -- 1: chunks in data_dir/kb/<id>.cold.zst
 )sql"};
 
 // The keyword index of one kb: rowid = kb_chunks.id; body = the chunk's text, context = title
@@ -219,17 +252,22 @@ DocumentInfo read_document(db::Statement& st) {
   d.ingested_at = st.column_int(6);
   d.metadata = parse_json(st.column_text(7), nlohmann::json::object());
   d.chunks = st.column_int(8);
+  d.version = st.column_int(9);
   return d;
 }
 
 constexpr const char* kDocumentColumns =
     "SELECT d.id, d.path, d.title, d.format, d.content_hash, d.size, d.ingested_at, d.metadata, "
-    "(SELECT count(*) FROM kb_chunks c WHERE c.document_id = d.id) FROM kb_documents d ";
+    "(SELECT count(*) FROM kb_chunks c WHERE c.document_id = d.id), d.version FROM kb_documents d ";
 
+// Tags and custom fields.
 void add_tags(db::Database& db, DocumentInfo& d) {
   auto st = db.prepare("SELECT tag FROM kb_tags WHERE document_id = ? ORDER BY ordinal");
   st.bind(1, d.id);
   while (st.step()) d.tags.push_back(st.column_text(0));
+  auto fields = db.prepare("SELECT key, value FROM kb_document_fields WHERE document_id = ? ORDER BY key");
+  fields.bind(1, d.id);
+  while (fields.step()) d.fields[fields.column_text(0)] = fields.column_text(1);
 }
 
 struct Resolved {
@@ -237,17 +275,20 @@ struct Resolved {
   std::string path, title;
 };
 
-// The document of kb a link target names: title first, then file stem, then alias.
-std::optional<Resolved> resolve(db::Database& db, int64_t kb_id, const std::string& key, const std::string& stem_key) {
+// The document of kb a link target names: title first, then file stem, then alias; among the
+// `allowed` documents only when given.
+std::optional<Resolved> resolve(db::Database& db, int64_t kb_id, const std::string& key, const std::string& stem_key,
+                                const std::optional<DocumentIds>& allowed = std::nullopt) {
   auto st = db.prepare(
       "SELECT d.id, d.path, d.title FROM kb_documents d WHERE d.kb_id = ?1 AND (d.title_key = ?2 OR "
       "d.stem_key = ?2 OR EXISTS (SELECT 1 FROM kb_aliases a WHERE a.document_id = d.id AND a.alias_key = ?2)) "
-      "ORDER BY d.title_key = ?2 DESC, d.stem_key = ?2 DESC, d.id LIMIT 1");
+      "ORDER BY d.title_key = ?2 DESC, d.stem_key = ?2 DESC, d.id");
   for (const std::string& k : {key, stem_key}) {
     if (k.empty()) continue;
     st.reset();
     st.bind(1, kb_id).bind(2, k);
-    if (st.step()) return Resolved{st.column_int(0), st.column_text(1), st.column_text(2)};
+    while (st.step())
+      if (!allowed || allowed->count(st.column_int(0))) return Resolved{st.column_int(0), st.column_text(1), st.column_text(2)};
   }
   return std::nullopt;
 }
@@ -314,11 +355,22 @@ int64_t bump_generation(db::Database& db, int64_t kb_id, int64_t chunk_delta) {
 
 // ---- Impl ------------------------------------------------------------------------------------
 
-KbRow KnowledgeStore::Impl::kb_row(const std::string& name) {
-  auto st = db.prepare("SELECT id, name, dim, generation, chunk_count FROM kb_bases WHERE name = ?");
-  st.bind(1, name);
-  if (!st.step()) throw Error(Error::Code::NotFound, "no knowledge base named '" + name.substr(0, 80) + "'");
-  return KbRow{st.column_int(0), st.column_text(1), int(st.column_int(2)), st.column_int(3), st.column_int(4)};
+KbRow KnowledgeStore::Impl::kb_row(const std::string& name, bool restore) {
+  auto read = [&] {
+    auto st = db.prepare("SELECT id, name, dim, generation, chunk_count, tier, archived FROM kb_bases WHERE name = ?");
+    st.bind(1, name);
+    if (!st.step()) throw Error(Error::Code::NotFound, "no knowledge base named '" + name.substr(0, 80) + "'");
+    return KbRow{st.column_int(0), st.column_text(1), int(st.column_int(2)), st.column_int(3), st.column_int(4),
+                 st.column_text(5), st.column_int(6) != 0};
+  };
+  KbRow kb = read();
+  if (!restore) return kb;
+  if (kb.archived) {
+    unarchive(kb.id);
+    kb = read();
+  }
+  touch(kb.id);
+  return kb;
 }
 
 fs::path KnowledgeStore::Impl::index_path(int64_t kb_id) const {
@@ -463,13 +515,21 @@ KnowledgeStore KnowledgeStore::open(const fs::path& data_dir, const StoreOptions
   // temp files of processes that died while saving (<id>.faiss.tmp.<pid>).
   std::set<std::string> live;
   for (auto st = db.prepare("SELECT id FROM kb_bases"); st.step();) live.insert(std::to_string(st.column_int(0)));
+  // Archives (<id>.cold.zst) of kbs not marked archived: left by a crash between writing one and
+  // deleting the rows, or between restoring the rows and unlinking it (tier.cpp); the rows in
+  // SQLite are the truth then.
+  std::set<std::string> archived;
+  for (auto st = db.prepare("SELECT id FROM kb_bases WHERE archived = 1"); st.step();)
+    archived.insert(std::to_string(st.column_int(0)));
   for (const auto& e : fs::directory_iterator(data_dir / "kb", ec)) {
     const std::string name = e.path().filename().string();
-    const size_t dot = name.find(".faiss");
+    const bool is_archive = name.find(".cold.zst") != std::string::npos;
+    const size_t dot = is_archive ? name.find(".cold.zst") : name.find(".faiss");
     if (dot == std::string::npos) continue;
     const size_t tmp = name.find(".tmp.", dot);
     const bool dead_writer = tmp != std::string::npos && ::kill(std::atoi(name.c_str() + tmp + 5), 0) != 0 && errno == ESRCH;
-    if (!live.count(name.substr(0, dot)) || dead_writer) fs::remove(e.path(), ec);
+    const bool orphan = is_archive && tmp == std::string::npos && !archived.count(name.substr(0, dot));
+    if (!live.count(name.substr(0, dot)) || dead_writer || orphan) fs::remove(e.path(), ec);
   }
   return KnowledgeStore(std::make_unique<Impl>(data_dir, options, std::move(db)));
 }
@@ -522,7 +582,7 @@ std::vector<KbInfo> KnowledgeStore::list() {
 
 void KnowledgeStore::remove(const std::string& name) {
   std::lock_guard lock(impl_->mu);
-  const KbRow kb = impl_->kb_row(name);
+  const KbRow kb = impl_->kb_row(name, false);
   {
     db::Transaction tx(impl_->db);
     impl_->db.exec("DROP TABLE IF EXISTS temp." + detail::fts_table(kb.id) + "_vocab");
@@ -533,6 +593,7 @@ void KnowledgeStore::remove(const std::string& name) {
   impl_->indexes.erase(kb.id);
   std::error_code ec;
   fs::remove(impl_->index_path(kb.id), ec);
+  fs::remove(impl_->archive_path(kb.id), ec);
 }
 
 void KnowledgeStore::add_root(const std::string& kb_name, const std::string& root) {
@@ -544,31 +605,42 @@ void KnowledgeStore::add_root(const std::string& kb_name, const std::string& roo
 
 int64_t KnowledgeStore::put_document(const std::string& kb_name, const DocumentInput& doc) {
   std::lock_guard lock(impl_->mu);
-  const KbRow kb = impl_->kb_row(kb_name);
+  return impl_->put_locked(impl_->kb_row(kb_name), doc);
+}
+
+int64_t KnowledgeStore::Impl::put_locked(const KbRow& kb, const DocumentInput& doc) {
   if (doc.path.empty()) throw Error(Error::Code::Invalid, "document path is empty");
+  if (!doc.fields.is_null()) detail::check_fields(doc.fields);
   std::vector<int64_t> new_ids;
   std::vector<float> vectors;
   std::vector<std::vector<float>> embeddings;
   for (size_t i = 0; i < doc.chunks.size(); ++i) embeddings.push_back(checked_embedding(doc.chunks[i], kb.dim, i));
   // Load the index first so this write can be applied to it instead of making it stale.
-  if (kb.dim > 0) impl_->index_of(kb);
+  if (kb.dim > 0) index_of(kb);
 
-  db::Database& db = impl_->db;
   std::vector<int64_t> old_ids;
   int64_t doc_id = 0, generation = 0, removed_chunks = 0;
   {
     db::Transaction tx(db);
-    auto find = db.prepare("SELECT id FROM kb_documents WHERE kb_id = ? AND path = ?");
+    auto find = db.prepare("SELECT id, content_hash, version FROM kb_documents WHERE kb_id = ? AND path = ?");
     find.bind(1, kb.id).bind(2, doc.path);
     const int64_t now = std::time(nullptr);
+    const std::vector<uint8_t> body = doc.body.empty() ? std::vector<uint8_t>{} : detail::compress(doc.body);
     if (find.step()) {
       doc_id = find.column_int(0);
+      // Changed content: the replaced version joins the history. The same bytes again (a
+      // re-upload, a forced re-ingest) refresh the current version in place.
+      int64_t version = find.column_int(2);
+      if (find.column_text(1) != doc.content_hash) {
+        detail::keep_version(db, doc_id, now);
+        ++version;
+      }
       old_ids = vector_chunk_ids(db, doc_id);
       removed_chunks = delete_contents(db, kb.id, doc_id);
-      db.prepare(
-            "UPDATE kb_documents SET title = ?, format = ?, content_hash = ?, size = ?, ingested_at = ?, "
-            "metadata = ?, title_key = ?, stem_key = ? WHERE id = ?")
-          .bind(1, doc.title)
+      auto update = db.prepare(
+          "UPDATE kb_documents SET title = ?, format = ?, content_hash = ?, size = ?, ingested_at = ?, "
+          "metadata = ?, title_key = ?, stem_key = ?, version = ?, body = ? WHERE id = ?");
+      update.bind(1, doc.title)
           .bind(2, format_text(doc.format))
           .bind(3, doc.content_hash)
           .bind(4, doc.size)
@@ -576,8 +648,13 @@ int64_t KnowledgeStore::put_document(const std::string& kb_name, const DocumentI
           .bind(6, json_text(doc.metadata))
           .bind(7, detail::fold(doc.title))
           .bind(8, path_stem_key(doc.path))
-          .bind(9, doc_id)
-          .run();
+          .bind(9, version)
+          .bind(11, doc_id);
+      if (body.empty())
+        update.bind_null(10);
+      else
+        update.bind_blob(10, body.data(), body.size());
+      update.run();
     } else {
       db.prepare(
             "INSERT INTO kb_documents(kb_id, path, title, format, content_hash, size, ingested_at, metadata, "
@@ -594,7 +671,10 @@ int64_t KnowledgeStore::put_document(const std::string& kb_name, const DocumentI
           .bind(10, path_stem_key(doc.path))
           .run();
       doc_id = db.last_insert_id();
+      if (!body.empty())
+        db.prepare("UPDATE kb_documents SET body = ? WHERE id = ?").bind_blob(1, body.data(), body.size()).bind(2, doc_id).run();
     }
+    if (doc.fields.is_object() && !doc.fields.empty()) detail::apply_fields(db, doc_id, doc.fields, true);
 
     auto chunk = db.prepare(
         "INSERT INTO kb_chunks(document_id, ordinal, headings, text, tokens, embedding) VALUES(?, ?, ?, ?, ?, ?)");
@@ -646,11 +726,11 @@ int64_t KnowledgeStore::put_document(const std::string& kb_name, const DocumentI
 
   // Committed: bring the loaded index along. If it was behind (another process wrote) or FAISS
   // fails, drop it; the next use rebuilds it from SQLite.
-  auto it = impl_->indexes.find(kb.id);
-  if (it != impl_->indexes.end() && it->second.index) {
+  auto it = indexes.find(kb.id);
+  if (it != indexes.end() && it->second.index) {
     LoadedIndex& li = it->second;
     if (li.generation != generation - 1) {
-      impl_->indexes.erase(it);
+      indexes.erase(it);
     } else {
       try {
         li.index->remove(old_ids);
@@ -658,7 +738,7 @@ int64_t KnowledgeStore::put_document(const std::string& kb_name, const DocumentI
         li.generation = generation;
         li.dirty = true;
       } catch (const std::exception&) {
-        impl_->indexes.erase(it);
+        indexes.erase(it);
       }
     }
   }
@@ -701,46 +781,105 @@ bool KnowledgeStore::remove_document(const std::string& kb_name, const std::stri
   return true;
 }
 
+bool KnowledgeStore::purge_document(const std::string& kb_name, int64_t document_id) {
+  std::lock_guard lock(impl_->mu);
+  const KbRow kb = impl_->kb_row(kb_name);
+  db::Database& db = impl_->db;
+  {
+    auto find = db.prepare("SELECT 1 FROM kb_documents WHERE id = ? AND kb_id = ?");
+    find.bind(1, document_id).bind(2, kb.id);
+    if (!find.step()) return false;
+  }  // finalised: an open statement would keep a read transaction that blocks the checkpoint
+  // secure_delete overwrites the freed pages (the text would otherwise linger in free pages).
+  db.exec("PRAGMA secure_delete = ON");
+  struct SecureDeleteOff {
+    db::Database& db;
+    ~SecureDeleteOff() {
+      try {
+        db.exec("PRAGMA secure_delete = OFF");
+      } catch (...) {
+      }
+    }
+  } off{db};
+  {
+    db::Transaction tx(db);
+    const int64_t removed_chunks = delete_contents(db, kb.id, document_id);
+    db.prepare("DELETE FROM kb_documents WHERE id = ?").bind(1, document_id).run();  // versions, fields cascade
+    // FTS5 keeps a deleted row's tokens in older index segments until they are merged.
+    const std::string fts = detail::fts_table(kb.id);
+    db.exec("INSERT INTO " + fts + "(" + fts + ") VALUES('optimize')");
+    bump_generation(db, kb.id, -removed_chunks);
+    tx.commit();
+  }
+  // HNSW would keep the vectors as tombstones, in memory and in the file: rebuild, save now.
+  impl_->indexes.erase(kb.id);
+  if (kb.dim > 0) {
+    const KbRow now = impl_->kb_row(kb_name);
+    impl_->save(kb.id, impl_->index_of(now));
+  }
+  try {
+    db.exec("PRAGMA wal_checkpoint(TRUNCATE)");  // old page images in the WAL
+  } catch (const db::Error&) {
+    // busy with another reader: the WAL is overwritten by later checkpoints
+  }
+  return true;
+}
+
 std::vector<DocumentInfo> KnowledgeStore::documents(const std::string& kb_name) {
+  return documents(kb_name, std::nullopt);
+}
+
+std::vector<DocumentInfo> KnowledgeStore::documents(const std::string& kb_name, const std::optional<DocumentIds>& allowed) {
   std::lock_guard lock(impl_->mu);
   const KbRow kb = impl_->kb_row(kb_name);
   auto st = impl_->db.prepare(std::string(kDocumentColumns) + "WHERE d.kb_id = ? ORDER BY d.path");
   st.bind(1, kb.id);
   std::vector<DocumentInfo> out;
-  while (st.step()) out.push_back(read_document(st));
+  while (st.step())
+    if (!allowed || allowed->count(st.column_int(0))) out.push_back(read_document(st));
   for (auto& d : out) add_tags(impl_->db, d);
   return out;
 }
 
-std::optional<DocumentInfo> KnowledgeStore::find_document(const std::string& kb_name, const std::string& path_or_title) {
-  std::lock_guard lock(impl_->mu);
-  const KbRow kb = impl_->kb_row(kb_name);
-  db::Database& db = impl_->db;
-  int64_t id = 0;
-  auto by_path = db.prepare("SELECT id FROM kb_documents WHERE kb_id = ? AND path = ?");
-  by_path.bind(1, kb.id).bind(2, path_or_title);
-  if (by_path.step()) {
-    id = by_path.column_int(0);
-  } else if (auto r = resolve(db, kb.id, detail::fold(path_or_title), link_stem_key(path_or_title))) {
-    id = r->id;
-  } else {
-    return std::nullopt;
-  }
+DocumentInfo KnowledgeStore::Impl::document_locked(int64_t document_id) {
   auto st = db.prepare(std::string(kDocumentColumns) + "WHERE d.id = ?");
-  st.bind(1, id);
-  st.step();
+  st.bind(1, document_id);
+  if (!st.step()) throw Error(Error::Code::NotFound, "no document " + std::to_string(document_id));
   DocumentInfo d = read_document(st);
   add_tags(db, d);
   return d;
 }
 
-std::vector<StoredChunk> KnowledgeStore::chunks(const std::string& kb_name, int64_t document_id) {
-  std::lock_guard lock(impl_->mu);
-  const KbRow kb = impl_->kb_row(kb_name);
-  auto doc = impl_->db.prepare("SELECT 1 FROM kb_documents WHERE id = ? AND kb_id = ?");
+void KnowledgeStore::Impl::require_document(const KbRow& kb, int64_t document_id) {
+  auto doc = db.prepare("SELECT 1 FROM kb_documents WHERE id = ? AND kb_id = ?");
   doc.bind(1, document_id).bind(2, kb.id);
   if (!doc.step())
-    throw Error(Error::Code::NotFound, "no document " + std::to_string(document_id) + " in '" + kb_name + "'");
+    throw Error(Error::Code::NotFound, "no document " + std::to_string(document_id) + " in '" + kb.name + "'");
+}
+
+std::optional<DocumentInfo> KnowledgeStore::Impl::find_document_locked(const KbRow& kb, const std::string& path_or_title,
+                                                                       const std::optional<DocumentIds>& allowed) {
+  int64_t id = 0;
+  auto by_path = db.prepare("SELECT id FROM kb_documents WHERE kb_id = ? AND path = ?");
+  by_path.bind(1, kb.id).bind(2, path_or_title);
+  if (by_path.step() && (!allowed || allowed->count(by_path.column_int(0)))) {
+    id = by_path.column_int(0);
+  } else if (auto r = resolve(db, kb.id, detail::fold(path_or_title), link_stem_key(path_or_title), allowed)) {
+    id = r->id;
+  } else {
+    return std::nullopt;
+  }
+  return document_locked(id);
+}
+
+std::optional<DocumentInfo> KnowledgeStore::find_document(const std::string& kb_name, const std::string& path_or_title) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->find_document_locked(impl_->kb_row(kb_name), path_or_title, std::nullopt);
+}
+
+std::vector<StoredChunk> KnowledgeStore::chunks(const std::string& kb_name, int64_t document_id) {
+  std::lock_guard lock(impl_->mu);
+  impl_->require_document(impl_->kb_row(kb_name), document_id);
   auto st = impl_->db.prepare("SELECT id FROM kb_chunks WHERE document_id = ? ORDER BY ordinal");
   st.bind(1, document_id);
   std::vector<int64_t> ids;
@@ -751,16 +890,21 @@ std::vector<StoredChunk> KnowledgeStore::chunks(const std::string& kb_name, int6
 }
 
 NoteLinks KnowledgeStore::links(const std::string& kb_name, const std::string& note) {
-  auto doc = find_document(kb_name, note);
+  return links(kb_name, note, std::nullopt);
+}
+
+NoteLinks KnowledgeStore::links(const std::string& kb_name, const std::string& note,
+                                const std::optional<DocumentIds>& allowed) {
   std::lock_guard lock(impl_->mu);
   const KbRow kb = impl_->kb_row(kb_name);
+  const auto doc = impl_->find_document_locked(kb, note, allowed);
   if (!doc) throw Error(Error::Code::NotFound, "no note '" + note.substr(0, 200) + "' in '" + kb_name + "'");
   db::Database& db = impl_->db;
   NoteLinks out;
 
   auto fill = [&](NoteLink& nl, db::Statement& st) {  // columns: target, heading, alias, target_key, stem key
     nl.link = Link{st.column_text(0), st.column_text(1), st.column_text(2)};
-    if (auto r = resolve(db, kb.id, st.column_text(3), st.column_text(4))) {
+    if (auto r = resolve(db, kb.id, st.column_text(3), st.column_text(4), allowed)) {
       nl.resolved = r->id;
       nl.to_path = r->path;
       nl.to_title = r->title;
@@ -781,7 +925,7 @@ NoteLinks KnowledgeStore::links(const std::string& kb_name, const std::string& n
   aliases.bind(1, doc->id);
   while (aliases.step()) keys.insert(aliases.column_text(0));
   auto incoming = db.prepare(
-      "SELECT l.target, l.heading, l.alias, l.target_key, l.target_stem_key, s.path, s.title, l.rowid "
+      "SELECT l.target, l.heading, l.alias, l.target_key, l.target_stem_key, s.path, s.title, l.rowid, s.id "
       "FROM kb_links l JOIN kb_documents s ON s.id = l.document_id "
       "WHERE s.kb_id = ?1 AND s.id != ?2 AND (l.target_key = ?3 OR l.target_stem_key = ?3) ORDER BY s.path, l.ordinal");
   std::set<int64_t> seen;
@@ -791,6 +935,7 @@ NoteLinks KnowledgeStore::links(const std::string& kb_name, const std::string& n
     incoming.bind(1, kb.id).bind(2, doc->id).bind(3, key);
     while (incoming.step()) {
       if (!seen.insert(incoming.column_int(7)).second) continue;
+      if (allowed && !allowed->count(incoming.column_int(8))) continue;
       NoteLink nl{incoming.column_text(5), incoming.column_text(6), {}, std::nullopt, "", ""};
       fill(nl, incoming);
       if (nl.resolved == doc->id) out.backlinks.push_back(std::move(nl));

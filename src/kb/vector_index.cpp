@@ -14,6 +14,7 @@
 #include <faiss/impl/IDSelector.h>
 #include <faiss/impl/io.h>
 #include <faiss/index_io.h>
+#include <faiss/utils/distances.h>
 
 #include <omp.h>
 
@@ -105,20 +106,91 @@ bool VectorIndex::wants_rebuild() const {
   return tombstones() > 0 && tombstones() * 4 >= live();
 }
 
-std::vector<std::pair<int64_t, float>> VectorIndex::search(const float* query, size_t k) const {
+namespace {
+
+// One query gains nothing from OpenMP threads, and their spinning costs 4-15x on a busy
+// machine (bench_kb). omp_set_num_threads affects only the calling thread.
+struct OneThread {
+  int before = omp_get_max_threads();
+  OneThread() { omp_set_num_threads(1); }
+  ~OneThread() { omp_set_num_threads(before); }
+};
+
+// The flat vectors behind either kind of index (HNSW keeps its vectors in an IndexFlat too).
+const faiss::IndexFlat* flat_storage(const faiss::IndexIDMap2& map) {
+  if (auto* h = dynamic_cast<const faiss::IndexHNSWFlat*>(map.index)) return dynamic_cast<const faiss::IndexFlat*>(h->storage);
+  return dynamic_cast<const faiss::IndexFlat*>(map.index);
+}
+
+}  // namespace
+
+std::vector<std::pair<int64_t, float>> VectorIndex::exact_search(const float* query, size_t k,
+                                                                 const std::vector<int64_t>& positions) const {
+  const faiss::IndexIDMap2& map = *index_->map;
+  const faiss::IndexFlat* flat = flat_storage(map);
+  if (!flat) throw std::runtime_error("vector index: no flat storage");
+  const float* xb = flat->get_xb();
+  std::vector<std::pair<float, int64_t>> scored;
+  scored.reserve(positions.size());
+  for (int64_t p : positions)
+    scored.emplace_back(faiss::fvec_inner_product(query, xb + size_t(p) * size_t(dim_), size_t(dim_)), p);
+  const size_t n = std::min(k, scored.size());
+  std::partial_sort(scored.begin(), scored.begin() + std::ptrdiff_t(n), scored.end(),
+                    [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+  std::vector<std::pair<int64_t, float>> out;
+  for (size_t i = 0; i < n; ++i) out.emplace_back(map.id_map[size_t(scored[i].second)], scored[i].first);
+  return out;
+}
+
+std::vector<std::pair<int64_t, float>> VectorIndex::search(const float* query, size_t k,
+                                                           const std::vector<int64_t>* allowed) const {
+  if (allowed) {
+    // Chunk ids → index positions (ids not in the index, or tombstoned, cannot be returned).
+    const faiss::IndexIDMap2& map = *index_->map;
+    std::vector<int64_t> positions;
+    positions.reserve(allowed->size());
+    for (int64_t id : *allowed) {
+      const auto it = map.rev_map.find(id);
+      if (it != map.rev_map.end() && !tombstones_.count(id)) positions.push_back(it->second);
+    }
+    std::sort(positions.begin(), positions.end());
+    positions.erase(std::unique(positions.begin(), positions.end()), positions.end());
+    if (positions.empty() || k == 0) return {};
+    // A flat index is a scan anyway, so only the allowed rows are scanned; a small allow-list
+    // is cheaper to scan than a graph walk that must step over most nodes.
+    if (!hnsw_ || positions.size() <= options_.exact_filter_limit) return exact_search(query, k, positions);
+    std::vector<uint8_t> bitmap((size_t(map.ntotal) + 7) / 8, 0);
+    for (int64_t p : positions) bitmap[size_t(p) / 8] |= uint8_t(1u << (p % 8));
+    faiss::IDSelectorBitmap selector(bitmap.size(), bitmap.data());
+    faiss::SearchParametersHNSW params;
+    params.sel = &selector;
+    params.efSearch = std::max<int>(options_.hnsw_ef_search, int(k));
+    const size_t want = std::min(k, positions.size());
+    std::vector<float> scores(want);
+    std::vector<faiss::Index::idx_t> labels(want);
+    try {
+      OneThread one_thread;
+      map.index->search(1, query, faiss::Index::idx_t(want), scores.data(), labels.data(), &params);
+    } catch (const faiss::FaissException&) {
+      return exact_search(query, k, positions);
+    }
+    std::vector<std::pair<int64_t, float>> out;
+    for (size_t i = 0; i < want; ++i) {
+      const auto p = labels[i];  // a position: the inner index was asked directly
+      if (p >= 0 && p < map.ntotal && (bitmap[size_t(p) / 8] >> (p % 8) & 1))
+        out.emplace_back(map.id_map[size_t(p)], scores[i]);
+    }
+    // The walk can end before it met k allowed nodes (a selective filter): scan them exactly.
+    if (out.size() < want) return exact_search(query, k, positions);
+    return out;
+  }
   faiss::IndexIDMap2& map = *index_->map;
   const size_t want = std::min<size_t>(k + tombstones_.size(), size_t(map.ntotal));
   if (want == 0) return {};
   if (auto* h = as_hnsw(map)) h->hnsw.efSearch = std::max<int>(options_.hnsw_ef_search, int(want));
   std::vector<float> scores(want);
   std::vector<faiss::Index::idx_t> labels(want);
-  // One query gains nothing from OpenMP threads, and their spinning costs 4-15x on a busy
-  // machine (bench_kb). omp_set_num_threads affects only the calling thread.
-  struct OneThread {
-    int before = omp_get_max_threads();
-    OneThread() { omp_set_num_threads(1); }
-    ~OneThread() { omp_set_num_threads(before); }
-  } one_thread;
+  OneThread one_thread;
   map.search(1, query, faiss::Index::idx_t(want), scores.data(), labels.data());
   std::vector<std::pair<int64_t, float>> out;
   for (size_t i = 0; i < want && out.size() < k; ++i)
