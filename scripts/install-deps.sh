@@ -24,6 +24,9 @@ PACKAGES=(
   libfaiss-dev libopenblas-dev      # vector index: exact inner product and HNSW (kb)
   libpoppler-cpp-dev                # PDF text extraction (kb)
   libgumbo-dev                      # HTML parsing (kb)
+  libzstd-dev                       # document versions and cold-tier archives, compressed (kb)
+  libdtl-dev                        # line diffs between document versions (kb)
+  libpq-dev postgresql              # shared users/roles/clients/audit for replicas (db); tests run a throwaway server
   sqlite3-doc                       # benchmark corpus: SQLite's public-domain HTML documentation (kb)
   nodejs                            # tests: the real openai / ollama npm clients (npm below)
   python3 python3-aiohttp           # tests: auth, rate-limit and load clients; server benchmark

@@ -6,12 +6,15 @@
 //         remove-member GROUP USER | grant GROUP ROLE | revoke GROUP ROLE
 //   role import FILE | export | list | check USER PERMISSION RESOURCE
 // list/show/check take --json. Every subcommand takes --data-dir and --config.
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <memory>
 #include <sstream>
 
 #include "access/access.h"
+#include "audit/audit.h"
 #include "auth/auth.h"
 #include "cli/access_common.h"
 #include "cli/commands.h"
@@ -35,6 +38,8 @@ struct Session {
   std::unique_ptr<db::SharedDatabase> db;
   access::AccessControl access;
   explicit Session(const AccessOptions& o) : db(open_shared_db(o.data_dir, o.config)), access(*db, 0) {}
+
+  void changed(const std::string& resource, json details) { audit_access_change(*db, resource, std::move(details)); }
 };
 
 std::string joined(const std::vector<std::string>& v) {
@@ -59,6 +64,7 @@ void print_json(const json& j) { std::printf("%s\n", j.dump(2).c_str()); }
 void user_add(const AccessOptions& o) {
   Session s(o);
   const access::User u = s.access.add_user(o.name, o.display_name, o.email, o.roles);
+  s.changed("user:" + u.name, {{"op", "user.add"}, {"roles", u.roles}});
   std::printf("added user %s (roles: %s)\n", u.name.c_str(), joined(u.roles).c_str());
 }
 
@@ -103,6 +109,7 @@ void user_rm(const AccessOptions& o) {
   if (!s.access.remove_user(o.name)) throw std::runtime_error("no user named '" + o.name + "'");
   auth::ClientStore clients(*s.db);
   const size_t n = clients.remove_for_user(o.name);
+  s.changed("user:" + o.name, {{"op", "user.remove"}, {"clients_removed", n}});
   std::printf("removed user %s (and %zu client%s)\n", o.name.c_str(), n, n == 1 ? "" : "s");
 }
 
@@ -113,6 +120,7 @@ void user_grant(const AccessOptions& o, bool grant) {
   } else if (!s.access.revoke_user_role(o.name, o.role)) {
     throw std::runtime_error("user '" + o.name + "' does not hold role '" + o.role + "' directly");
   }
+  s.changed("user:" + o.name, {{"op", grant ? "role.grant" : "role.revoke"}, {"role", o.role}});
   std::printf("%s: roles %s\n", o.name.c_str(), joined(s.access.find_user(o.name)->roles).c_str());
 }
 
@@ -121,6 +129,7 @@ void user_grant(const AccessOptions& o, bool grant) {
 void group_add(const AccessOptions& o) {
   Session s(o);
   const access::Group g = s.access.add_group(o.name, o.roles);
+  s.changed("group:" + g.name, {{"op", "group.add"}, {"roles", g.roles}});
   std::printf("added group %s (roles: %s)\n", g.name.c_str(), joined(g.roles).c_str());
 }
 
@@ -148,6 +157,7 @@ void group_show(const AccessOptions& o) {
 void group_rm(const AccessOptions& o) {
   Session s(o);
   if (!s.access.remove_group(o.name)) throw std::runtime_error("no group named '" + o.name + "'");
+  s.changed("group:" + o.name, {{"op", "group.remove"}});
   std::printf("removed group %s\n", o.name.c_str());
 }
 
@@ -158,6 +168,7 @@ void group_member(const AccessOptions& o, bool add) {
   } else if (!s.access.remove_member(o.name, o.member)) {
     throw std::runtime_error("user '" + o.member + "' is not a member of group '" + o.name + "'");
   }
+  s.changed("group:" + o.name, {{"op", add ? "member.add" : "member.remove"}, {"user", o.member}});
   std::printf("%s: members %s\n", o.name.c_str(), joined(s.access.find_group(o.name)->members).c_str());
 }
 
@@ -168,6 +179,7 @@ void group_grant(const AccessOptions& o, bool grant) {
   } else if (!s.access.revoke_group_role(o.name, o.role)) {
     throw std::runtime_error("group '" + o.name + "' does not hold role '" + o.role + "'");
   }
+  s.changed("group:" + o.name, {{"op", grant ? "role.grant" : "role.revoke"}, {"role", o.role}});
   std::printf("%s: roles %s\n", o.name.c_str(), joined(s.access.find_group(o.name)->roles).c_str());
 }
 
@@ -187,6 +199,7 @@ void role_import(const AccessOptions& o) {
   }();
   Session s(o);
   s.access.import_policy(policy);
+  s.changed("policy", {{"op", "policy.import"}, {"policy", policy.to_json()}});
   std::printf("imported %zu roles and %zu resources from %s; access control is enforced (default deny)\n",
               policy.roles.size(), policy.resources.size(), o.file.c_str());
   bool has_admin = false;
@@ -323,6 +336,22 @@ void register_role(CLI::App& app, std::shared_ptr<AccessOptions> o) {
 }
 
 }  // namespace
+
+std::string cli_actor() {
+  const char* login = getlogin();
+  if (!login) login = std::getenv("USER");
+  return std::string("cli:") + (login && *login ? login : "unknown");
+}
+
+void audit_access_change(db::SharedDatabase& db, const std::string& resource, nlohmann::json details) {
+  audit::Event e;
+  e.actor = cli_actor();
+  e.action = audit::kAccessChange;
+  e.resource = resource;
+  e.source = "cli";
+  e.details = std::move(details);
+  audit::AuditLog(db).append(e);
+}
 
 std::unique_ptr<db::SharedDatabase> open_shared_db(const std::string& data_dir, const std::string& config) {
   std::string dir = data_dir;

@@ -26,6 +26,7 @@ void add(const ClientOptions& o) {
   }
   auth::ClientStore store(*db);
   const auth::NewClient c = store.add(o.name, o.role, o.user);
+  audit_access_change(*db, "client:" + c.client.name, {{"op", "client.add"}, {"role", c.client.role}, {"user", o.user}});
   std::printf("client_id: %s\nname: %s\nrole: %s\nuser: %s\napi_key: %s\n"
               "The secret is shown only now; store it safely:\n%s\n",
               c.client.id.c_str(), c.client.name.c_str(), c.client.role.c_str(),
@@ -45,6 +46,7 @@ void remove(const ClientOptions& o) {
   auto c = store.find_by_name(o.name);
   if (!c) c = store.find(o.name);
   if (!c || !store.remove(c->id)) throw std::runtime_error("no client named '" + o.name + "'");
+  audit_access_change(*db, "client:" + c->name, {{"op", "client.remove"}});
   std::printf("removed %s (%s)\n", c->name.c_str(), c->id.c_str());
 }
 

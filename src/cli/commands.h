@@ -28,7 +28,11 @@ void register_quantize(CLI::App& app);  // inhouse quantize IN OUT TYPE
 void register_synth(CLI::App& app);     // inhouse synth --shape NAME [--type T] [--seed N] OUT
 void register_serve(CLI::App& app);     // inhouse serve [--model NAME=PATH ...] ...
 void register_client(CLI::App& app);    // inhouse client add|list|rm ...
-void register_bench(CLI::App& app);
-void register_kb(CLI::App& app);        // inhouse kb create|add|sync|list|show|rm|links|search|ask|summarize     // inhouse bench -m MODEL [-p N] [-n N] [-t N] [--json]
+void register_access(CLI::App& app);    // inhouse user|group|role ... (users, groups, access policy)
+void register_bench(CLI::App& app);     // inhouse bench -m MODEL [-p N] [-n N] [-t N] [--json]
+void register_kb(CLI::App& app);        // inhouse kb create|add|sync|list|show|rm|links|search|ask|summarize|history|diff|restore|meta
+void register_audit(CLI::App& app);     // inhouse audit verify|list|export|head [--data-dir DIR]
+void register_backup(CLI::App& app);    // inhouse backup create DEST | verify DIR | restore DIR [--force]
+void register_privacy(CLI::App& app);    // inhouse privacy scan KB | export USER | erase USER --yes | retention
 
 }  // namespace inhouse::cli

@@ -20,7 +20,11 @@ int main(int argc, char** argv) {
   inhouse::cli::register_bench(app);
   inhouse::cli::register_serve(app);
   inhouse::cli::register_client(app);
+  inhouse::cli::register_access(app);
   inhouse::cli::register_kb(app);
+  inhouse::cli::register_audit(app);
+  inhouse::cli::register_backup(app);
+  inhouse::cli::register_privacy(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -14,12 +14,6 @@ json user_json(const access::User& u) {
           {"created_at", u.created_at}, {"roles", u.roles}, {"groups", u.groups}};
 }
 
-// Whether an audit entry is about `user` (the same test erase_actor applies).
-bool mentions(const audit::Entry& e, const std::string& user) {
-  auto has = [&](const std::string& s) { return s.find(user) != std::string::npos; };
-  return has(e.actor) || has(e.resource) || has(e.source) || has(e.details.dump());
-}
-
 std::string document_text(kb::KnowledgeStore& store, const kb::DocumentRef& ref) {
   for (const kb::DocumentVersion& v : store.history(ref.kb, ref.document.id))
     if (v.current) return store.version_text(ref.kb, ref.document.id, v.version);
@@ -42,7 +36,7 @@ json export_user(const Stores& s, const std::string& user) {
                                 {"metadata", d.metadata}, {"versions", versions}, {"text", document_text(s.kb, ref)}});
   }
   for (const audit::Entry& e : s.audit.list())
-    if (!e.erased && mentions(e, user)) out["audit"].push_back(audit::to_json(e));
+    if (!e.erased && audit::mentions(e, user)) out["audit"].push_back(audit::to_json(e));
   return out;
 }
 

@@ -43,6 +43,13 @@ void ServerConfig::validate() const {
     if (!names.insert(m.name).second) throw ConfigError("model name '" + m.name + "' is used twice");
     if (!std::filesystem::exists(m.path)) throw ConfigError("model '" + m.name + "': no file " + m.path);
   }
+  if (warm_after_seconds < 0 || cold_after_seconds < 0) throw ConfigError("tiers: ages must not be negative");
+  if (warm_after_seconds > 0 && cold_after_seconds > 0 && cold_after_seconds < warm_after_seconds)
+    throw ConfigError("tiers: cold_after_days must not be shorter than warm_after_days");
+  if (housekeeping_seconds < 1) throw ConfigError("housekeeping_seconds must be at least 1");
+  if (!database_url.empty() && !database_url.starts_with("postgresql://") && !database_url.starts_with("postgres://") &&
+      !database_url.starts_with("postgres:") && !database_url.starts_with("sqlite:"))
+    throw ConfigError("database_url must start with postgresql://, postgres: or sqlite:");
   for (const auto& [role, lim] : role_limits)
     if (lim.requests_per_minute < 0 || lim.tokens_per_minute < 0)
       throw ConfigError("roles." + role + ": limits must not be negative");
@@ -100,7 +107,8 @@ ServerConfig load_config(const std::filesystem::path& path, ServerConfig c) {
   const Reader r(root, path.string());
   static const std::set<std::string> known = {"host", "port", "parallel", "ctx", "threads", "queue_limit",
                                               "max_body_bytes", "token_ttl_seconds", "data_dir", "auth", "cache_type", "mla_cache",
-                                              "models", "roles", "tls"};
+                                              "models", "roles", "tls", "database_url", "tiers",
+                                              "housekeeping_seconds"};
   for (const auto& [k, v] : root)
     if (!known.count(std::string(k.str())))
       throw ConfigError(path.string() + ":" + std::to_string(v.source().begin.line) + ": unknown key '" +
@@ -116,6 +124,8 @@ ServerConfig load_config(const std::filesystem::path& path, ServerConfig c) {
   r.get("data_dir", c.data_dir);
   r.get("cache_type", c.cache_type);
   r.get("mla_cache", c.mla_cache);
+  r.get("database_url", c.database_url);
+  r.get("housekeeping_seconds", c.housekeeping_seconds);
   std::string auth;
   r.get("auth", auth);
   if (!auth.empty()) {
@@ -145,6 +155,14 @@ ServerConfig load_config(const std::filesystem::path& path, ServerConfig c) {
     const Reader rt(*tls, path.string());
     rt.get("cert", c.tls_cert);
     rt.get("key", c.tls_key);
+  }
+  if (const toml::table* tiers = root["tiers"].as_table()) {
+    const Reader rt(*tiers, path.string());
+    double warm_days = 0, cold_days = 0;
+    rt.get("warm_after_days", warm_days);
+    rt.get("cold_after_days", cold_days);
+    c.warm_after_seconds = int64_t(warm_days * 86400);
+    c.cold_after_seconds = int64_t(cold_days * 86400);
   }
   return c;
 }

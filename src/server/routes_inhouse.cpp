@@ -19,8 +19,17 @@ void Server::Impl::install_inhouse_routes() {
     if (auto grant = f.string("grant_type"); grant && *grant != "client_credentials")
       throw bad_request("field 'grant_type' must be \"client_credentials\"");
     const auto client = clients->authenticate(id, secret);
-    if (!client) throw unauthorized("invalid client credentials");
+    Caller who_logs_in{id, "anonymous", "", "", false, req.remote_addr, req.remote_port};
+    if (!client) {
+      audit(who_logs_in, audit::kLogin, "client:" + id.substr(0, 64), audit::kDenied);
+      throw unauthorized("invalid client credentials");
+    }
+    who_logs_in.client = client->name;
+    who_logs_in.user = client->user;
     const std::string token = signer->issue(*client, config.token_ttl_seconds, unix_now());
+    audit(who_logs_in, audit::kLogin, "client:" + client->name);
+    audit(who_logs_in, audit::kTokenIssue, "client:" + client->name, audit::kOk,
+          {{"expires_in", config.token_ttl_seconds}});
     res.set_header("Cache-Control", "no-store");
     send_json(res, {{"access_token", token}, {"token_type", "Bearer"}, {"expires_in", config.token_ttl_seconds}});
   }));

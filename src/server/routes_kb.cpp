@@ -8,8 +8,13 @@
 //   DELETE /api/v1/kb/NAME/documents?path=P   remove one document
 //   POST   /api/v1/kb/NAME/search             {"query", "k"?, "mode"?}
 //   POST   /api/v1/kb/NAME/ask                {"question", "model"?, "k"?, "mode"?, "stream"?, "max_tokens"?, "links"?}
+//   GET    /api/v1/kb/NAME/documents?path=P   download one document (its current text, fields)
+//   PATCH  /api/v1/kb/NAME/documents?path=P   custom fields {"fields": {"department": "finance", "x": null}}
 //   GET    /api/v1/kb/NAME/links?note=N       outgoing links and backlinks
-// Who may do what per knowledge base (roles, ACLs) is issue 7; today any admitted caller may.
+// Access (access::AccessControl): a kb the caller may read nothing of is 404, as if absent;
+// listings, documents, search hits, answers' sources and link graphs hold only documents the
+// caller may read; writing and deleting need those permissions on the document (403). Every
+// call is audited (kb.read / kb.search / kb.ask / kb.write / kb.delete, "denied" when refused).
 #include <sodium.h>
 
 #include "kb/kb.h"
@@ -49,7 +54,11 @@ json info_json(const kb::KbInfo& i) {
 json document_json(const kb::DocumentInfo& d) {
   return {{"id", d.id}, {"path", d.path}, {"title", d.title}, {"format", kb::format_name(d.format)},
           {"chunks", d.chunks}, {"size", d.size}, {"ingested_at", d.ingested_at}, {"tags", d.tags},
-          {"metadata", d.metadata}};
+          {"metadata", d.metadata}, {"fields", d.fields}, {"version", d.version}};
+}
+
+std::string kb_resource(const std::string& kb, const std::string& doc_path = "") {
+  return "kb:" + kb + (doc_path.empty() ? "" : "/" + doc_path);
 }
 
 json source_json(const kb::Source& s) {
@@ -99,13 +108,46 @@ std::vector<float> Server::Impl::kb_embed(const kb::KbInfo& info, const std::str
   return e->embed(text);
 }
 
+std::optional<kb::DocumentIds> Server::Impl::kb_readable(const Caller& c, const access::Principal& p,
+                                                        const std::string& name, const char* action) {
+  const bool exists = kb_store->find(name).has_value();
+  if (exists && access->can_see_kb(p, name)) {
+    auto readable = kb_call([&] { return access->readable_documents(p, *kb_store, name); });
+    if (!readable || !readable->empty() || access->allowed(p, access::Permission::Read, name)) return readable;
+  }
+  if (exists) audit(c, action, kb_resource(name), audit::kDenied);
+  throw not_found("no knowledge base '" + name + "'");
+}
+
+void Server::Impl::kb_require(const Caller& c, const access::Principal& p, access::Permission perm,
+                              const std::string& name, const std::string& doc_rel, const char* action) {
+  const access::Decision d = access->decide(p, perm, name, doc_rel);
+  if (d.allowed) return;
+  audit(c, action, kb_resource(name, doc_rel), audit::kDenied, {{"permission", access::permission_name(perm)}});
+  throw forbidden(std::string("no '") + access::permission_name(perm) + "' permission on " +
+                  (doc_rel.empty() ? "knowledge base '" + name + "'" : "'" + doc_rel + "' in knowledge base '" + name + "'"));
+}
+
+namespace {
+
+// A stored document's path as the access policy names it (uploads, stored as "upload:NAME",
+// are named NAME).
+std::string doc_rel_path(const kb::KbInfo& info, const std::string& stored_path) {
+  return access::document_resource_path(info, stored_path);
+}
+
+}  // namespace
+
 void Server::Impl::install_kb_routes() {
   kb_store = std::make_unique<kb::KnowledgeStore>(kb::KnowledgeStore::open(config.data_dir));
 
   http->Get("/api/v1/kb", guard([this](const httplib::Request& req, httplib::Response& res) {
-    admit(req);
+    const Caller caller = admit(req);
+    const access::Principal p = who(caller);
     json out = json::array();
-    for (const auto& i : kb_store->list()) out.push_back(info_json(i));
+    for (const auto& i : kb_store->list())
+      if (access->can_see_kb(p, i.name)) out.push_back(info_json(i));
+    audit(caller, audit::kKbRead, "kb:*", audit::kOk, {{"op", "list"}, {"shown", out.size()}});
     send_json(res, {{"object", "list"}, {"data", out}});
   }));
 
@@ -113,6 +155,7 @@ void Server::Impl::install_kb_routes() {
     const auto [caller, body] = begin(req);
     const Fields f(body);
     const std::string name = f.required_string("name");
+    kb_require(caller, who(caller), access::Permission::Write, name, "", audit::kKbWrite);
     std::string embed_path;
     int dim = 0;
     if (auto model = f.string("embed_model"); model || !embed_models.empty()) {
@@ -121,23 +164,34 @@ void Server::Impl::install_kb_routes() {
       dim = int(m.encoder.n_embd());
     }
     const kb::KbInfo info = kb_call([&] { return kb_store->create(name, embed_path, dim, f.string("description").value_or("")); });
+    audit(caller, audit::kKbWrite, kb_resource(name), audit::kOk, {{"op", "create"}});
     send_json(res, info_json(info), 201);
   }));
 
   http->Get(route(), guard([this](const httplib::Request& req, httplib::Response& res) {
-    admit(req);
+    const Caller caller = admit(req);
     const std::string name = req.matches[1];
+    const auto readable = kb_readable(caller, who(caller), name, audit::kKbRead);
     json out = info_json(kb_call([&] { return kb_store->get(name); }));
     json docs = json::array();
-    for (const auto& d : kb_call([&] { return kb_store->documents(name); })) docs.push_back(document_json(d));
+    for (const auto& d : kb_call([&] { return kb_store->documents(name, readable); })) docs.push_back(document_json(d));
+    if (readable) {  // counts of what the caller cannot read would leak
+      out["documents"] = docs.size();
+      out.erase("chunks");
+    }
     out["files"] = docs;
+    audit(caller, audit::kKbRead, kb_resource(name), audit::kOk, {{"op", "show"}});
     send_json(res, out);
   }));
 
   http->Delete(route(), guard([this](const httplib::Request& req, httplib::Response& res) {
-    admit(req);
+    const Caller caller = admit(req);
     const std::string name = req.matches[1];
+    const access::Principal p = who(caller);
+    kb_readable(caller, p, name, audit::kKbDelete);
+    kb_require(caller, p, access::Permission::Delete, name, "", audit::kKbDelete);
     kb_call([&] { kb_store->remove(name); });
+    audit(caller, audit::kKbDelete, kb_resource(name), audit::kOk, {{"op", "remove_kb"}});
     send_json(res, {{"deleted", name}});
   }));
 
@@ -157,34 +211,85 @@ void Server::Impl::install_kb_routes() {
                                     : throw bad_request("field 'format' must be markdown, html, pdf or text");
     }
     if (!format) throw bad_request("field 'path' has an unknown extension; give 'format'");
+    const access::Principal p = who(caller);
+    kb_readable(caller, p, name, audit::kKbWrite);
     const kb::KbInfo info = kb_call([&] { return kb_store->get(name); });
+    const std::string stored = "upload:" + path;
+    kb_require(caller, p, access::Permission::Write, name, doc_rel_path(info, stored), audit::kKbWrite);
     kb::Embedder* embedder = kb_embedder(info);
     kb::DocumentInput doc = kb_call([&] {
       std::unique_lock lock(kb_embed_mutex, std::defer_lock);
       if (embedder) lock.lock();
-      return kb::prepare_document("upload:" + path, bytes, *format, embedder, {});
+      return kb::prepare_document(stored, bytes, *format, embedder, {});
     });
+    if (!caller.user.empty()) doc.fields["owner"] = caller.user;
     const int64_t id = kb_call([&] { return kb_store->put_document(name, doc); });
+    audit(caller, audit::kKbWrite, kb_resource(name, doc_rel_path(info, stored)), audit::kOk,
+          {{"op", "upload"}, {"document_id", id}, {"bytes", bytes.size()}});
     send_json(res, {{"id", id}, {"path", doc.path}, {"title", doc.title}, {"chunks", doc.chunks.size()}}, 201);
   }));
 
-  http->Delete(route("/documents"), guard([this](const httplib::Request& req, httplib::Response& res) {
-    admit(req);
-    const std::string name = req.matches[1];
-    const std::string path = req.get_param_value("path");
+  // The readable document that ?path= names (by path, title or alias), else 404.
+  auto readable_document = [this](const Caller& caller, const access::Principal& p, const std::string& name,
+                                  const std::string& path, const char* action) {
     if (path.empty()) throw bad_request("query parameter 'path' is required");
-    const auto doc = kb_call([&] { return kb_store->find_document(name, path); });
-    if (!doc || !kb_call([&] { return kb_store->remove_document(name, doc->path); }))
+    const auto readable = kb_readable(caller, p, name, action);
+    auto doc = kb_call([&] { return kb_store->find_document(name, "upload:" + path); });
+    if (!doc) doc = kb_call([&] { return kb_store->find_document(name, path); });
+    if (!doc || (readable && !readable->count(doc->id)))
       throw not_found("no document '" + path + "' in knowledge base '" + name + "'");
-    send_json(res, {{"deleted", doc->path}});
+    return *doc;
+  };
+
+  http->Get(route("/documents"), guard([this, readable_document](const httplib::Request& req, httplib::Response& res) {
+    const Caller caller = admit(req);
+    const std::string name = req.matches[1];
+    const kb::DocumentInfo doc = readable_document(caller, who(caller), name, req.get_param_value("path"), audit::kKbRead);
+    std::string text;
+    for (const auto& v : kb_call([&] { return kb_store->history(name, doc.id); }))
+      if (v.current) text = kb_call([&] { return kb_store->version_text(name, doc.id, v.version); });
+    const kb::KbInfo info = kb_call([&] { return kb_store->get(name); });
+    audit(caller, audit::kKbRead, kb_resource(name, doc_rel_path(info, doc.path)), audit::kOk, {{"op", "download"}});
+    json out = document_json(doc);
+    out["text"] = text;
+    send_json(res, out);
+  }));
+
+  http->Patch(route("/documents"), guard([this, readable_document](const httplib::Request& req, httplib::Response& res) {
+    const auto [caller, body] = begin(req);
+    const std::string name = req.matches[1];
+    const access::Principal p = who(caller);
+    const kb::DocumentInfo doc = readable_document(caller, p, name, req.get_param_value("path"), audit::kKbWrite);
+    const kb::KbInfo info = kb_call([&] { return kb_store->get(name); });
+    kb_require(caller, p, access::Permission::Write, name, doc_rel_path(info, doc.path), audit::kKbWrite);
+    const json* patch = Fields(body).get("fields");
+    if (!patch || !patch->is_object()) throw bad_request("field 'fields' must be an object");
+    kb_call([&] { kb_store->set_fields(name, doc.id, *patch); });
+    audit(caller, audit::kKbWrite, kb_resource(name, doc_rel_path(info, doc.path)), audit::kOk,
+          {{"op", "fields"}, {"fields", *patch}});
+    send_json(res, document_json(*kb_call([&] { return kb_store->find_document(name, doc.path); })));
+  }));
+
+  http->Delete(route("/documents"), guard([this, readable_document](const httplib::Request& req, httplib::Response& res) {
+    const Caller caller = admit(req);
+    const std::string name = req.matches[1];
+    const access::Principal p = who(caller);
+    const kb::DocumentInfo doc = readable_document(caller, p, name, req.get_param_value("path"), audit::kKbDelete);
+    const kb::KbInfo info = kb_call([&] { return kb_store->get(name); });
+    kb_require(caller, p, access::Permission::Delete, name, doc_rel_path(info, doc.path), audit::kKbDelete);
+    if (!kb_call([&] { return kb_store->remove_document(name, doc.path); }))
+      throw not_found("no document '" + req.get_param_value("path") + "' in knowledge base '" + name + "'");
+    audit(caller, audit::kKbDelete, kb_resource(name, doc_rel_path(info, doc.path)), audit::kOk, {{"op", "remove"}});
+    send_json(res, {{"deleted", doc.path}});
   }));
 
   http->Get(route("/links"), guard([this](const httplib::Request& req, httplib::Response& res) {
-    admit(req);
+    const Caller caller = admit(req);
     const std::string name = req.matches[1];
     const std::string note = req.get_param_value("note");
     if (note.empty()) throw bad_request("query parameter 'note' is required");
-    const kb::NoteLinks nl = kb_call([&] { return kb_store->links(name, note); });
+    const auto readable = kb_readable(caller, who(caller), name, audit::kKbRead);
+    const kb::NoteLinks nl = kb_call([&] { return kb_store->links(name, note, readable); });
     auto one = [](const kb::NoteLink& l) {
       return json{{"from_path", l.from_path}, {"from_title", l.from_title}, {"target", l.link.target},
                   {"resolved", l.resolved.has_value()}, {"to_path", l.to_path}, {"to_title", l.to_title}};
@@ -192,25 +297,39 @@ void Server::Impl::install_kb_routes() {
     json out = {{"outgoing", json::array()}, {"backlinks", json::array()}};
     for (const auto& l : nl.outgoing) out["outgoing"].push_back(one(l));
     for (const auto& l : nl.backlinks) out["backlinks"].push_back(one(l));
+    audit(caller, audit::kKbRead, kb_resource(name), audit::kOk, {{"op", "links"}, {"note", note}});
     send_json(res, out);
   }));
 
   http->Post(route("/search"), guard([this](const httplib::Request& req, httplib::Response& res) {
     const auto [caller, body] = begin(req);
     const std::string name = req.matches[1];
-    const kb::SearchQuery q = kb_query(name, Fields(body), "query");
+    const auto readable = kb_readable(caller, who(caller), name, audit::kKbSearch);
+    const kb::SearchQuery q = kb_query(name, Fields(body), "query", readable);
     const kb::SearchResult r = kb_call([&] { return kb_store->search(name, q); });
+    audit(caller, audit::kKbSearch, kb_resource(name), audit::kOk,
+          {{"query", q.text}, {"mode", kb::search_mode_name(r.mode_used)}, {"hits", r.hits.size()}});
     send_json(res, kb::search_result_json(name, r));
   }));
 
   http->Post(route("/ask"), guard([this](const httplib::Request& req, httplib::Response& res) { kb_ask(req, res); }));
 }
 
-kb::SearchQuery Server::Impl::kb_query(const std::string& kb_name, const Fields& f, const char* text_field) {
+kb::SearchQuery Server::Impl::kb_query(const std::string& kb_name, const Fields& f, const char* text_field,
+                                       std::optional<kb::DocumentIds> readable) {
   kb::SearchQuery q;
   q.text = f.required_string(text_field);
   q.k = size_t(f.integer("k", 1, 100).value_or(10));
   q.mode = mode_field(f);
+  q.documents = std::move(readable);
+  if (const json* where = f.get("where")) {
+    if (!where->is_object()) throw bad_request("field 'where' must be an object of field names to values");
+    for (const auto& [k, v] : where->items()) {
+      if (!v.is_string() && !v.is_number() && !v.is_boolean())
+        throw bad_request("field 'where." + k + "' must be a string, number or boolean");
+      q.where[k] = v.is_string() ? v.get<std::string>() : v.dump();
+    }
+  }
   const kb::KbInfo info = kb_call([&] { return kb_store->get(kb_name); });
   if (q.mode != kb::SearchMode::Keyword) q.embedding = kb_embed(info, q.text);
   return q;
@@ -221,13 +340,15 @@ void Server::Impl::kb_ask(const httplib::Request& req, httplib::Response& res) {
   const std::string name = req.matches[1];
   const Fields f(body);
   ChatModel& m = chat_model(f.string("model"));
-  const kb::SearchQuery q = kb_query(name, f, "question");
+  const auto readable = kb_readable(caller, who(caller), name, audit::kKbAsk);
+  const kb::SearchQuery q = kb_query(name, f, "question", readable);
   const auto count = [&m](std::string_view t) { return m.tokenizer.encode(t, false, false).size(); };
   const size_t budget = size_t(std::max<int64_t>(64, m.scheduler->n_ctx() / 2));  // half the context for sources
   const std::vector<kb::Source> sources =
       kb_call([&] { return kb::retrieve_sources(*kb_store, name, q, f.boolean("links").value_or(true), budget, count); });
   json cited = json::array();
   for (const auto& s : sources) cited.push_back(source_json(s));
+  audit(caller, audit::kKbAsk, kb_resource(name), audit::kOk, {{"question", q.text}, {"sources", sources.size()}});
   const bool streaming = f.boolean("stream").value_or(false);
   if (sources.empty()) {  // nothing to answer from: the model is not asked
     const json out = {{"answer", kb::kNoAnswer}, {"sources", cited}, {"cited", json::array()}, {"finish_reason", "stop"}};

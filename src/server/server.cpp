@@ -299,27 +299,38 @@ void Server::Impl::record_generation(const ChatModel& m, const Caller& caller, c
 // ---- authentication, rate limits, errors -----------------------------------------------------
 
 Caller Server::Impl::admit(const httplib::Request& req) {
-  Caller caller{"ip:" + req.remote_addr, "anonymous", req.remote_addr, req.remote_port};
-  if (config.auth_required()) {
-    const std::string header = req.get_header_value("Authorization");
-    if (header.rfind("Bearer ", 0) != 0 || header.size() <= 7)
-      throw unauthorized("missing bearer token: send 'Authorization: Bearer <token>' (POST /api/v1/auth issues one)");
+  Caller caller{"ip:" + req.remote_addr, "anonymous", "", "", false, req.remote_addr, req.remote_port};
+  const std::string header = req.get_header_value("Authorization");
+  const bool has_bearer = header.rfind("Bearer ", 0) == 0 && header.size() > 7;
+  if (config.auth_required() && !has_bearer)
+    throw unauthorized("missing bearer token: send 'Authorization: Bearer <token>' (POST /api/v1/auth issues one)");
+  if (has_bearer) {
+    // Without required authentication a token still identifies its client (for knowledge-base
+    // permissions), but a JWT that is not ours is ignored: OpenAI clients always send something.
     const std::string token = header.substr(7);
     std::optional<auth::Client> client;
+    std::string problem;
     if (token.rfind("ih.", 0) == 0) {
       client = clients->authenticate_api_key(token);
-      if (!client) throw unauthorized("invalid API key");
+      if (!client) problem = "invalid API key";
     } else {
       try {
         const auth::TokenClaims claims = signer->verify(token, unix_now());
         client = clients->find(claims.client_id);
+        if (!client) problem = "the token's client no longer exists";
       } catch (const auth::TokenError& e) {
-        throw unauthorized(e.what());
+        problem = e.what();
       }
-      if (!client) throw unauthorized("the token's client no longer exists");
     }
-    caller.id = client->id;
-    caller.role = client->role;
+    // An API key is recognisably ours: a wrong one is refused even where auth is optional.
+    if (!client && (config.auth_required() || token.rfind("ih.", 0) == 0)) throw unauthorized(problem);
+    if (client) {
+      caller.id = client->id;
+      caller.role = client->role;
+      caller.client = client->name;
+      caller.user = client->user;
+      caller.authenticated = true;
+    }
   }
   if (const auto retry = limiter->admit(caller.id, caller.role))
     throw ApiError{429, "Rate limit exceeded", *retry, "rate_limit_error"};
@@ -381,6 +392,13 @@ static std::string route_label(const std::string& path) {
   if (known.count(path)) return path;
   // Knowledge-base routes by shape: kb and document names never become label values.
   if (path == "/api/v1/kb") return path;
+  // Admin routes by their first segment: user, group and client names never become labels.
+  if (path.starts_with("/api/v1/admin/")) {
+    static const std::set<std::string> areas = {"users", "groups", "policy", "clients", "audit", "privacy"};
+    const std::string rest = path.substr(14);
+    const std::string area = rest.substr(0, rest.find('/'));
+    return areas.count(area) ? "/api/v1/admin/" + area : "other";
+  }
   if (path.starts_with("/api/v1/kb/")) {
     const std::string rest = path.substr(11);
     const size_t slash = rest.find('/');
@@ -462,6 +480,7 @@ void Server::Impl::install_routes() {
   install_ollama_routes();
   install_inhouse_routes();
   install_kb_routes();
+  install_admin_routes();
   // A GET on a POST-only route is the wrong method, not a missing page.
   for (const char* path : {"/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/api/show", "/api/generate",
                            "/api/chat", "/api/embed", "/api/embeddings", "/api/v1/auth", "/api/v1/chat"}) {
@@ -478,8 +497,15 @@ Server::Impl::Impl(ServerConfig c) : config(std::move(c)) {
   config.validate();
   if (config.data_dir.empty()) config.data_dir = resolve_data_dir("");
   std::filesystem::create_directories(config.data_dir);
-  database = std::make_unique<db::Database>(db::Database::open(config.data_dir / "inhouse.db"));
-  clients = std::make_unique<auth::ClientStore>(*database);
+  try {
+    shared_db = config.database_url.empty() ? db::open_shared_sqlite(config.data_dir / "inhouse.db")
+                                            : db::open_shared(config.database_url);
+  } catch (const db::Error& e) {
+    throw ConfigError(std::string("database_url: ") + e.what());
+  }
+  clients = std::make_unique<auth::ClientStore>(*shared_db);
+  access = std::make_unique<access::AccessControl>(*shared_db);
+  audit_log = std::make_unique<audit::AuditLog>(*shared_db);
   signer = std::make_unique<auth::TokenSigner>(auth::TokenSigner::from_key_file(config.data_dir / "jwt.key"));
   limiter = std::make_unique<RateLimiter>(config.role_limits);
   declare_metrics(metrics);
@@ -492,12 +518,30 @@ Server::Impl::Impl(ServerConfig c) : config(std::move(c)) {
     http = std::make_unique<httplib::Server>();
   }
   install_routes();
+  // Tier moves and retention dates: once at startup, then every housekeeping_seconds.
+  housekeeper = std::thread([this] {
+    std::unique_lock lock(housekeeping_mutex);
+    while (!stopping) {
+      lock.unlock();
+      housekeeping_once();
+      lock.lock();
+      housekeeping_cv.wait_for(lock, std::chrono::seconds(config.housekeeping_seconds), [this] { return stopping; });
+    }
+  });
 }
 
 Server::Server(ServerConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
 
 Server::~Server() {
   stop();
+  if (impl_->housekeeper.joinable()) {
+    {
+      std::lock_guard lock(impl_->housekeeping_mutex);
+      impl_->stopping = true;
+    }
+    impl_->housekeeping_cv.notify_all();
+    impl_->housekeeper.join();
+  }
   for (auto& m : impl_->chat_models) m->scheduler.reset();  // cancels what still runs
 }
 

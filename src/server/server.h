@@ -53,13 +53,23 @@ struct ServerConfig {
   AuthMode auth = AuthMode::Auto;
   std::vector<ModelSpec> models;
   std::map<std::string, RoleLimits> role_limits;  // by role; "*" for every other role
+  // Where users, groups, roles, clients and the audit log live: "" = the data directory's
+  // SQLite file; "postgresql://..." = a PostgreSQL server several replicas share
+  // (docs/scale-out.md). Knowledge bases stay in each replica's data directory.
+  std::string database_url;
+  // Storage tiers by last access (0 = never move): a kb unused this long goes warm (its vector
+  // index leaves memory), then cold (its chunks go into a zstd archive). [tiers] in the file.
+  int64_t warm_after_seconds = 0, cold_after_seconds = 0;
+  // How often tier moves and document retention dates are enforced while serving.
+  int64_t housekeeping_seconds = 3600;
 
   bool auth_required() const;
   void validate() const;  // throws ConfigError
 };
 
 // Reads a TOML file (keys as ServerConfig's fields; [models] name = "path";
-// [roles.NAME] requests_per_minute / tokens_per_minute; [tls] cert / key) over `base`.
+// [roles.NAME] requests_per_minute / tokens_per_minute; [tls] cert / key; [tiers]
+// warm_after_days / cold_after_days) over `base`.
 // Throws ConfigError naming the file, line and key.
 ServerConfig load_config(const std::filesystem::path& path, ServerConfig base = {});
 bool is_loopback(const std::string& host);

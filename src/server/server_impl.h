@@ -11,10 +11,13 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "access/access.h"
+#include "audit/audit.h"
 #include "auth/auth.h"
 #include "chat/chat_template.h"
 #include "db/db.h"
@@ -63,6 +66,9 @@ struct EmbedModel {
 struct Caller {
   std::string id;
   std::string role;
+  std::string client;     // the client's name ("" when anonymous)
+  std::string user;       // the access::User the client acts for ("" when none)
+  bool authenticated = false;
   std::string peer_addr;  // the connection's other end, to notice when it goes away
   int peer_port = 0;
 };
@@ -109,8 +115,12 @@ struct Generation {
 
 struct Server::Impl {
   ServerConfig config;
-  std::unique_ptr<db::Database> database;
+  // Users, groups, roles, clients and the audit log: the data directory's SQLite file, or the
+  // PostgreSQL server of config.database_url that replicas share.
+  std::unique_ptr<db::SharedDatabase> shared_db;
   std::unique_ptr<auth::ClientStore> clients;
+  std::unique_ptr<access::AccessControl> access;
+  std::unique_ptr<audit::AuditLog> audit_log;
   std::unique_ptr<auth::TokenSigner> signer;
   std::unique_ptr<RateLimiter> limiter;
   Metrics metrics;
@@ -127,6 +137,23 @@ struct Server::Impl {
   void install_ollama_routes();
   void install_inhouse_routes();
   void install_kb_routes();  // routes_kb.cpp
+  void install_admin_routes();  // routes_admin.cpp
+
+  // Access and audit (routes_admin.cpp). who(): the caller's principal (unrestricted in
+  // personal mode; a client's user's roles, else the client's role; no roles when anonymous).
+  access::Principal who(const Caller& c);
+  // Appends to the audit log; a failing audit write fails the request (500): nothing
+  // unaudited happens.
+  void audit(const Caller& c, const std::string& action, const std::string& resource,
+             const std::string& result = audit::kOk, nlohmann::json details = nlohmann::json::object());
+  // ApiError 403 (and a "denied" audit entry) unless the caller is an administrator.
+  void require_admin(const Caller& c, const std::string& action);
+  // Tier moves and retention dates, every config.housekeeping_seconds (a thread).
+  void housekeeping_once();
+  std::thread housekeeper;
+  std::mutex housekeeping_mutex;
+  std::condition_variable housekeeping_cv;
+  bool stopping = false;
 
   // Knowledge bases (routes_kb.cpp): the store, and the embedding models their vectors came
   // from, opened on first use by path (one embedding at a time).
@@ -135,7 +162,17 @@ struct Server::Impl {
   std::map<std::string, std::unique_ptr<kb::Embedder>> kb_embedders;
   kb::Embedder* kb_embedder(const kb::KbInfo& info);  // null for a keyword-only kb; ApiError 503
   std::vector<float> kb_embed(const kb::KbInfo& info, const std::string& text);
-  kb::SearchQuery kb_query(const std::string& kb_name, const Fields& f, const char* text_field);
+  kb::SearchQuery kb_query(const std::string& kb_name, const Fields& f, const char* text_field,
+                           std::optional<kb::DocumentIds> readable);
+  // The documents of kb `name` the caller may read (nullopt = all). ApiError 404 (audited as
+  // denied) when the kb does not exist or the caller may read nothing in it: existence of what
+  // one may not read does not show.
+  std::optional<kb::DocumentIds> kb_readable(const Caller& c, const access::Principal& p, const std::string& name,
+                                             const char* action);
+  // ApiError 403 (audited as denied) unless the principal has `perm` on the kb (doc_rel "") or
+  // on a document or folder in it.
+  void kb_require(const Caller& c, const access::Principal& p, access::Permission perm, const std::string& name,
+                  const std::string& doc_rel, const char* action);
   void kb_ask(const httplib::Request& req, httplib::Response& res);
 
   ChatModel& chat_model(const std::optional<std::string>& name);    // ApiError 404
