@@ -2,7 +2,6 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,15 +17,3 @@ std::string keyed_digest(const std::vector<uint8_t>& key, std::string_view text)
 
 }  // namespace inhouse::auth::detail
 
-namespace inhouse::db {
-class Database;
-class SharedDatabase;
-}  // namespace inhouse::db
-
-namespace inhouse::auth::detail {
-
-// A SharedDatabase over a plain connection the caller keeps owning (ClientStore(db::Database&)).
-// Same SQL and transaction rules as db::open_shared_sqlite; one mutex around the connection.
-std::unique_ptr<db::SharedDatabase> borrow_sqlite(db::Database& db);
-
-}  // namespace inhouse::auth::detail

@@ -60,7 +60,7 @@ ClientStore::ClientStore(db::SharedDatabase& db) : db_(db) {
   cache_key_ = detail::random_bytes(crypto_generichash_KEYBYTES);
 }
 
-ClientStore::ClientStore(db::Database& db) : owned_(detail::borrow_sqlite(db)), db_(*owned_) {
+ClientStore::ClientStore(db::Database& db) : owned_(db::borrow_shared(db)), db_(*owned_) {
   detail::init_sodium();
   db_.migrate("auth.clients", kMigrations);
   cache_key_ = detail::random_bytes(crypto_generichash_KEYBYTES);

@@ -165,6 +165,9 @@ class SharedDatabase {
 // The embedded default: a second connection to the data directory's SQLite file (WAL, so it
 // and the kb's connection work side by side).
 std::unique_ptr<SharedDatabase> open_shared_sqlite(const std::filesystem::path& path);
+// The same over a connection the caller owns (and must keep, and not use from another thread
+// while the returned object does).
+std::unique_ptr<SharedDatabase> borrow_shared(Database& db);
 // A PostgreSQL server, `conninfo` as libpq takes it ("host=127.0.0.1 port=5432 dbname=inhouse
 // user=inhouse" or a postgresql:// URI). Throws Error when it cannot connect.
 std::unique_ptr<SharedDatabase> open_postgres(const std::string& conninfo);

@@ -80,9 +80,11 @@ std::string expand_migration(std::string_view sql, std::string_view backend) {
 
 namespace {
 
+// Over its own connection (open_shared_sqlite) or one the caller owns (borrow_shared).
 class SharedSqlite final : public SharedDatabase {
  public:
-  explicit SharedSqlite(Database db) : db_(std::move(db)) {}
+  explicit SharedSqlite(Database db) : owned_(std::move(db)), db_(*owned_) {}
+  explicit SharedSqlite(Database* borrowed) : db_(*borrowed) {}
   const char* backend() const override { return "sqlite"; }
 
   std::vector<Row> query(std::string_view sql, const std::vector<Value>& params) override {
@@ -156,7 +158,8 @@ class SharedSqlite final : public SharedDatabase {
   }
 
   std::recursive_mutex mu_;
-  Database db_;
+  std::optional<Database> owned_;
+  Database& db_;
   int depth_ = 0;
 };
 
@@ -165,6 +168,8 @@ class SharedSqlite final : public SharedDatabase {
 std::unique_ptr<SharedDatabase> open_shared_sqlite(const std::filesystem::path& path) {
   return std::make_unique<SharedSqlite>(Database::open(path));
 }
+
+std::unique_ptr<SharedDatabase> borrow_shared(Database& db) { return std::make_unique<SharedSqlite>(&db); }
 
 std::unique_ptr<SharedDatabase> open_shared(const std::string& url) {
   if (url.rfind("sqlite:", 0) == 0) return open_shared_sqlite(url.substr(7));
