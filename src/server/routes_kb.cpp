@@ -10,6 +10,9 @@
 //   POST   /api/v1/kb/NAME/ask                {"question", "model"?, "k"?, "mode"?, "stream"?, "max_tokens"?, "links"?}
 //   GET    /api/v1/kb/NAME/documents?path=P   download one document (its current text, fields)
 //   PATCH  /api/v1/kb/NAME/documents?path=P   custom fields {"fields": {"department": "finance", "x": null}}
+//   GET    /api/v1/kb/NAME/documents/history?path=P            its versions, newest first
+//   GET    /api/v1/kb/NAME/documents/diff?path=P[&from=V&to=W] unified diff (default: previous → current)
+//   POST   /api/v1/kb/NAME/documents/restore  {"path", "version"}  make an old version current
 //   GET    /api/v1/kb/NAME/links?note=N       outgoing links and backlinks
 // Access (access::AccessControl): a kb the caller may read nothing of is 404, as if absent;
 // listings, documents, search hits, answers' sources and link graphs hold only documents the
@@ -268,6 +271,52 @@ void Server::Impl::install_kb_routes() {
     audit(caller, audit::kKbWrite, kb_resource(name, doc_rel_path(info, doc.path)), audit::kOk,
           {{"op", "fields"}, {"fields", *patch}});
     send_json(res, document_json(*kb_call([&] { return kb_store->find_document(name, doc.path); })));
+  }));
+
+  // Versions: the history and diffs need read, a restore needs write on the document.
+  auto version_param = [](const httplib::Request& req, const char* name) -> std::optional<int64_t> {
+    if (!req.has_param(name)) return std::nullopt;
+    try {
+      return std::stoll(req.get_param_value(name));
+    } catch (const std::exception&) {
+      throw bad_request(std::string("query parameter '") + name + "' must be a version number");
+    }
+  };
+  http->Get(route("/documents/history"), guard([this, readable_document](const httplib::Request& req, httplib::Response& res) {
+    const Caller caller = admit(req);
+    const std::string name = req.matches[1];
+    const kb::DocumentInfo doc = readable_document(caller, who(caller), name, req.get_param_value("path"), audit::kKbRead);
+    json out = json::array();
+    for (const kb::DocumentVersion& v : kb_call([&] { return kb_store->history(name, doc.id); }))
+      out.push_back({{"version", v.version}, {"current", v.current}, {"title", v.title}, {"content_hash", v.content_hash},
+                     {"size", v.size}, {"chunks", v.chunks}, {"created_at", v.created_at}, {"replaced_at", v.replaced_at}});
+    audit(caller, audit::kKbRead, kb_resource(name, doc_rel_path(kb_store->get(name), doc.path)), audit::kOk, {{"op", "history"}});
+    send_json(res, {{"path", doc.path}, {"versions", out}});
+  }));
+  http->Get(route("/documents/diff"), guard([this, readable_document, version_param](const httplib::Request& req, httplib::Response& res) {
+    const Caller caller = admit(req);
+    const std::string name = req.matches[1];
+    const kb::DocumentInfo doc = readable_document(caller, who(caller), name, req.get_param_value("path"), audit::kKbRead);
+    const int64_t to = version_param(req, "to").value_or(doc.version);
+    const int64_t from = version_param(req, "from").value_or(to - 1);
+    const std::string diff = kb_call([&] { return kb_store->diff(name, doc.id, from, to); });
+    audit(caller, audit::kKbRead, kb_resource(name, doc_rel_path(kb_store->get(name), doc.path)), audit::kOk,
+          {{"op", "diff"}, {"from", from}, {"to", to}});
+    res.set_content(diff, "text/x-diff; charset=utf-8");
+  }));
+  http->Post(route("/documents/restore"), guard([this, readable_document](const httplib::Request& req, httplib::Response& res) {
+    const auto [caller, body] = begin(req);
+    const std::string name = req.matches[1];
+    const Fields f(body);
+    const access::Principal p = who(caller);
+    const kb::DocumentInfo doc = readable_document(caller, p, name, f.required_string("path"), audit::kKbWrite);
+    const std::string rel = doc_rel_path(kb_call([&] { return kb_store->get(name); }), doc.path);
+    kb_require(caller, p, access::Permission::Write, name, rel, audit::kKbWrite);
+    const int64_t version = f.integer("version", 1, INT64_MAX).value_or(0);
+    if (version == 0) throw bad_request("field 'version' is required");
+    const int64_t now = kb_call([&] { return kb_store->restore_version(name, doc.id, version); });
+    audit(caller, audit::kKbWrite, kb_resource(name, rel), audit::kOk, {{"op", "restore"}, {"version", version}, {"new_version", now}});
+    send_json(res, {{"path", doc.path}, {"restored", version}, {"version", now}});
   }));
 
   http->Delete(route("/documents"), guard([this, readable_document](const httplib::Request& req, httplib::Response& res) {

@@ -403,7 +403,8 @@ static std::string route_label(const std::string& path) {
     const std::string rest = path.substr(11);
     const size_t slash = rest.find('/');
     if (slash == std::string::npos) return "/api/v1/kb/:name";
-    static const std::set<std::string> ops = {"documents", "search", "ask", "links"};
+    static const std::set<std::string> ops = {"documents", "documents/history", "documents/diff",
+                                              "documents/restore", "search", "ask", "links"};
     const std::string op = rest.substr(slash + 1);
     return ops.count(op) ? "/api/v1/kb/:name/" + op : "other";
   }

@@ -236,6 +236,25 @@ TEST_F(OrgRoutesTest, WritesAndDeletesNeedTheirPermissions) {
   ASSERT_EQ(r->status, 200) << r->body;
   EXPECT_EQ(body_of(r)["fields"]["department"], "hr");
 
+  // Versions: an update keeps the old text; history and diffs need read, a restore write.
+  r = post("eve", "/api/v1/kb/handbook/documents", {{"path", "drafts/new.md"}, {"content", "# New\n\nzebra stripes\n"}});
+  ASSERT_EQ(r->status, 201) << r->body;
+  r = get("eve", "/api/v1/kb/handbook/documents/history?path=drafts/new.md");
+  ASSERT_EQ(r->status, 200) << r->body;
+  ASSERT_EQ(body_of(r)["versions"].size(), 2u);
+  EXPECT_EQ(body_of(r)["versions"][0]["version"], 2);
+  r = get("eve", "/api/v1/kb/handbook/documents/diff?path=drafts/new.md");
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_NE(r->body.find("+zebra stripes"), std::string::npos) << r->body;
+  expect_error(get("victor", "/api/v1/kb/handbook/documents/history?path=drafts/new.md"), 404, "no document");
+  expect_error(post("victor", "/api/v1/kb/handbook/documents/restore", {{"path", "welcome.md"}, {"version", 1}}), 403,
+               "no 'write' permission");
+  r = post("eve", "/api/v1/kb/handbook/documents/restore", {{"path", "drafts/new.md"}, {"version", 1}});
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(body_of(r)["version"], 3);
+  r = get("eve", "/api/v1/kb/handbook/documents?path=drafts/new.md");
+  EXPECT_EQ(body_of(r)["text"].get<std::string>().find("stripes"), std::string::npos);
+
   expect_error(del("eve", "/api/v1/kb/handbook/documents?path=drafts/new.md"), 403, "no 'delete' permission");
   expect_error(del("eve", "/api/v1/kb/handbook"), 403, "no 'delete' permission");
   expect_error(post("eve", "/api/v1/kb", {{"name", "eves_kb"}}), 403, "no 'write' permission");  // "*" is admin only
