@@ -11,28 +11,15 @@
 #include <set>
 
 #include "kb/kb.h"
+#include "kb/kb_test_util.h"
 
 namespace fs = std::filesystem;
 using namespace inhouse::kb;
 
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "inhouse-kb-filter-XXXXXX").string();
-    if (!::mkdtemp(t.data())) throw std::runtime_error("mkdtemp");
-    path_ = t;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using inhouse::kb::test::TempDir;
+using inhouse::kb::test::basis;
 
 std::vector<float> random_unit(int dim, std::mt19937& rng) {
   std::normal_distribution<float> nd;

@@ -21,6 +21,7 @@
 
 #include "db/db.h"
 #include "kb/kb.h"
+#include "kb/kb_test_util.h"
 #include "kb/kb_internal.h"
 
 namespace fs = std::filesystem;
@@ -28,33 +29,13 @@ using namespace inhouse::kb;
 
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "inhouse-kb-store-XXXXXX").string();
-    if (!::mkdtemp(t.data())) throw std::runtime_error("mkdtemp");
-    path_ = t;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using inhouse::kb::test::TempDir;
+using inhouse::kb::test::basis;
 
 std::vector<float> unit(std::vector<float> v) {
   double n = 0;
   for (float x : v) n += double(x) * x;
   for (float& x : v) x = float(x / std::sqrt(n));
-  return v;
-}
-
-std::vector<float> basis(int dim, int i) {
-  std::vector<float> v(size_t(dim), 0.0f);
-  v[size_t(i)] = 1.0f;
   return v;
 }
 

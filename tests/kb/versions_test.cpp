@@ -12,34 +12,15 @@
 
 #include "common/run_cli.h"
 #include "kb/kb.h"
+#include "kb/kb_test_util.h"
 
 namespace fs = std::filesystem;
 using namespace inhouse::kb;
 
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "inhouse-kb-versions-XXXXXX").string();
-    if (!::mkdtemp(t.data())) throw std::runtime_error("mkdtemp");
-    path_ = t;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-std::vector<float> basis(int dim, int i) {
-  std::vector<float> v(size_t(dim), 0.0f);
-  v[size_t(i)] = 1.0f;
-  return v;
-}
+using inhouse::kb::test::TempDir;
+using inhouse::kb::test::basis;
 
 DocumentInput version_doc(const std::string& body, const std::vector<float>& embedding = {}) {
   DocumentInput d;
