@@ -22,5 +22,6 @@ for dir in tests/data ../shared/fixtures; do
 done
 echo "fuzz: running fuzz_gguf for ${seconds}s on $(ls "$corpus" | wc -l) seeds"
 "$build/fuzz/fuzz_gguf" -max_total_time="$seconds" -max_len=1048576 -rss_limit_mb=2048 \
-  -timeout=10 -print_final_stats=1 -artifact_prefix="$build/" "$corpus" 2>&1 | tail -n 6
+  -timeout=10 -print_final_stats=1 -artifact_prefix="$build/" "$corpus" > "$build/fuzz.log" 2>&1 || { grep -A60 -m1 "==ERROR\|runtime error\|deadly signal\|ERROR: libFuzzer" "$build/fuzz.log" | head -n 80; exit 1; }
+tail -n 6 "$build/fuzz.log"
 echo "fuzz: no finding"

@@ -96,6 +96,25 @@ TEST(GgufWriter, RoundTripsThroughFileAndCopy) {
   std::remove(path.c_str());
 }
 
+// Found by fuzz_gguf: a file that states the default alignment (32) explicitly. The writer
+// owns general.alignment and writes it only when it is not 32, so a copy keeps every other
+// key and the same alignment, one key fewer.
+TEST(GgufWriter, CopyOfAFileStatingTheDefaultAlignment) {
+  GgufWriter w;
+  w.set_u32("general.alignment", 32);
+  w.set_string("general.name", "x");
+  std::vector<uint8_t> bytes = w.to_bytes();
+  GgufFile f = GgufFile::parse(bytes.data(), bytes.size());
+  ASSERT_EQ(f.metadata().size(), 2u);
+  GgufWriter copy(uint32_t(f.alignment()));
+  copy.copy_metadata(f);
+  std::vector<uint8_t> again = copy.to_bytes();
+  GgufFile g = GgufFile::parse(again.data(), again.size());
+  EXPECT_EQ(g.alignment(), 32u);
+  EXPECT_EQ(g.metadata().size(), 1u);
+  EXPECT_EQ(g.get_string("general.name"), "x");
+}
+
 TEST(GgufWriter, RejectsInconsistentTensors) {
   GgufWriter w;
   std::vector<uint8_t> data(1024);
