@@ -1,19 +1,25 @@
 // bench_engine — the engine's per-token costs outside the model: sampling one token from a
 // 151936-entry vocabulary (DeepSeek-R1-Distill-Qwen's) with the settings clients really send,
 // and, when INHOUSE_BENCH_MODEL names a GGUF file, decode through the Scheduler against the same
-// number of bare Model::forward_batch steps (what `inhouse serve` adds per token).
+// number of bare Model::forward_batch steps (what `inhouse serve` adds per token), and
+// BM_DecodeTuningAB, which compares tensor::KernelTuning settings within one decode run.
 //
 //   build-x/bench/bench_engine --benchmark_filter=Sample
 //   INHOUSE_BENCH_MODEL=/work/perf-models/r1-distill-qwen-1.5b-q4_0.gguf INHOUSE_BENCH_THREADS=2
 //     build-x/bench/bench_engine --benchmark_filter=Decode   (both lines as one command)
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
 #include <random>
+#include <sstream>
+#include <string>
 
 #include "engine/engine.h"
+#include "tensor/tensor.h"
 
 namespace {
 
@@ -133,6 +139,56 @@ void BM_DecodeForwardBatch(benchmark::State& state) {
   state.counters["s/step"] = benchmark::Counter(double(kDecodeTokens), benchmark::Counter::kIsIterationInvariantRate |
                                                                             benchmark::Counter::kInvert);
 }
+
+// A/B of KernelTuning settings on a noisy machine: one decode run alternates the settings
+// token by token, so host noise that drifts over seconds hits them all alike, and reports the
+// median ms per token of each. INHOUSE_BENCH_TUNING="prefetch_bytes:chunks_per_thread,..."
+// (default "0:0,2048:16": both off against the defaults); INHOUSE_BENCH_TOKENS (default 120).
+std::vector<inhouse::tensor::KernelTuning> tuning_settings() {
+  const char* env = std::getenv("INHOUSE_BENCH_TUNING");
+  std::stringstream list(env && *env ? env : "0:0,2048:16");
+  std::vector<inhouse::tensor::KernelTuning> out;
+  for (std::string item; std::getline(list, item, ',');) {
+    const size_t colon = item.find(':');
+    inhouse::tensor::KernelTuning t;
+    t.prefetch_bytes = std::atoll(item.substr(0, colon).c_str());
+    t.chunks_per_thread = colon == std::string::npos ? 0 : std::atoi(item.substr(colon + 1).c_str());
+    out.push_back(t);
+  }
+  return out;
+}
+
+void BM_DecodeTuningAB(benchmark::State& state) {
+  LoadedModel* lm = bench_model();
+  if (!lm) return state.SkipWithError("set INHOUSE_BENCH_MODEL to a GGUF file");
+  const auto settings = tuning_settings();
+  if (settings.empty()) return state.SkipWithError("INHOUSE_BENCH_TUNING lists no setting");
+  const char* tokens_env = std::getenv("INHOUSE_BENCH_TOKENS");
+  const int tokens = std::max(int(settings.size()), tokens_env ? std::atoi(tokens_env) : 120);
+  const inhouse::tensor::KernelTuning saved = inhouse::tensor::kernel_tuning();
+  std::vector<std::vector<double>> ms(settings.size());
+  for (auto _ : state) {
+    auto cache = lm->model.new_cache(tokens + 16);
+    const std::vector<int32_t> prompt = bench_prompt(0);
+    std::vector<float> logits = lm->model.forward(cache, prompt, 0, true);
+    int32_t next = inhouse::engine::argmax(logits.data(), logits.size());
+    for (int t = 0; t < tokens; ++t) {
+      const size_t k = size_t(t) % settings.size();
+      inhouse::tensor::set_kernel_tuning(settings[k]);
+      const auto t0 = std::chrono::steady_clock::now();
+      logits = lm->model.forward(cache, std::span(&next, 1), cache.size(), true);
+      ms[k].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      next = inhouse::engine::argmax(logits.data(), logits.size());
+    }
+  }
+  inhouse::tensor::set_kernel_tuning(saved);
+  for (size_t k = 0; k < settings.size(); ++k) {
+    std::sort(ms[k].begin(), ms[k].end());
+    state.counters["pf" + std::to_string(settings[k].prefetch_bytes) + "_cpt" +
+                   std::to_string(settings[k].chunks_per_thread) + "_ms"] = ms[k][ms[k].size() / 2];
+  }
+}
+BENCHMARK(BM_DecodeTuningAB)->Unit(benchmark::kSecond)->Iterations(1);
 
 // The same through the Scheduler: `streams` greedy requests submitted together, prompt
 // included, timed from submit to the last on_done. Each step's text is streamed to a callback

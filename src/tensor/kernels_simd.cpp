@@ -219,6 +219,18 @@ HWY_INLINE float HalfToFloat(uint16_t h) { return fp16_to_fp32(h); }
 HWY_INLINE int32_t SumI32(VI32 v) { return hn::GetLane(hn::SumOfLanes(DI32(), v)); }
 HWY_INLINE float SumF32(VF v) { return hn::GetLane(hn::SumOfLanes(DF(), v)); }
 
+// Software prefetch of weight rows (KernelTuning::prefetch_bytes): a kernel streaming `rows`
+// rows together requests each one prefetch_bytes / rows ahead. Past a row's end that is the
+// next row, which the next call reads. A prefetch never faults, so reading ahead of the
+// mapping's end is harmless.
+HWY_INLINE int64_t PrefetchDistance(int rows) { return kernel_tuning().prefetch_bytes / rows; }
+// The cache lines of [p + dist, p + dist + bytes).
+HWY_INLINE void PrefetchAhead(const void* p, int64_t dist, int bytes) {
+  if (dist <= 0) return;
+  const char* a = static_cast<const char*>(p) + dist;
+  for (int off = 0; off < bytes; off += 64) __builtin_prefetch(a + off, 0, 3);
+}
+
 // ---- Q4_0 / Q8_0 against Q8_0 activations: R weight rows x NB activation rows -------------------
 //
 // Per block an exact integer dot (Q4_0 as Σ q·a - 8·Σa with q unsigned 0..15, Q8_0 as
@@ -428,19 +440,31 @@ HWY_INLINE void DotTile32(const Block* const* w, const ActQ8_0* const* act, int6
   __m256 last[R * NB];
   for (int i = 0; i < R * NB; ++i) acc[i] = _mm512_setzero_ps(), last[i] = _mm256_setzero_ps();
   int64_t b = 0;
-  for (; b + 2 <= nb; b += 2) TilePair<R, NB>(w, act, b, acc);
+  const int64_t pf = PrefetchDistance(R);
+  for (; b + 2 <= nb; b += 2) {
+    for (int r = 0; r < R; ++r) PrefetchAhead(w[r] + b, pf, 1);
+    TilePair<R, NB>(w, act, b, acc);
+  }
   if (b < nb) TileBlock<R, NB>(w, act, b, last);
   for (int i = 0; i < R * NB; ++i) out[i] = _mm512_reduce_add_ps(acc[i]) + SumF32(VF{last[i]});
 #elif INHOUSE_X86_256
   __m256 acc[R * NB];
   for (int i = 0; i < R * NB; ++i) acc[i] = _mm256_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) TileBlock<R, NB>(w, act, b, acc);
+  const int64_t pf = PrefetchDistance(R);
+  for (int64_t b = 0; b < nb; ++b) {
+    if (b % 2 == 0)
+      for (int r = 0; r < R; ++r) PrefetchAhead(w[r] + b, pf, 1);
+    TileBlock<R, NB>(w, act, b, acc);
+  }
   for (int i = 0; i < R * NB; ++i) out[i] = SumF32(VF{acc[i]});
 #else
   const DF df;
   VF acc[R * NB];
   for (int i = 0; i < R * NB; ++i) acc[i] = hn::Zero(df);
+  const int64_t pf = PrefetchDistance(R);
   for (int64_t b = 0; b < nb; ++b) {
+    if (b % 2 == 0)
+      for (int r = 0; r < R; ++r) PrefetchAhead(w[r] + b, pf, 1);
     for (int r = 0; r < R; ++r) {
       const Signed q = PrepSigned(UnpackQ8_0Family(w[r][b]));
       const float dw = HalfToFloat(w[r][b].d);
@@ -563,7 +587,9 @@ template <int R, int NB>
 HWY_INLINE void DotTileQ4_K(const Q4_K* const* w, const ActQ8_K* const* act, int64_t nb, float* out) {
   float s[R * NB] = {};
   const __m256i m4 = _mm256_set1_epi8(0x0F);
+  const int64_t pf = PrefetchDistance(R);
   for (int64_t b = 0; b < nb; ++b) {
+    for (int r = 0; r < R; ++r) PrefetchAhead(w[r] + b, pf, sizeof(Q4_K));
     __m128i pair_sums[NB];  // Σa per 32-element sub-block, int16
     for (int n = 0; n < NB; ++n) {
       const __m256i bs = Load256(act[n][b].bsums);
@@ -609,7 +635,9 @@ HWY_INLINE void DotTileQ4_K(const Q4_K* const* w, const ActQ8_K* const* act, int
 template <int R, int NB>
 HWY_INLINE void DotTileQ6_K(const Q6_K* const* w, const ActQ8_K* const* act, int64_t nb, float* out) {
   float s[R * NB] = {};
+  const int64_t pf = PrefetchDistance(R);
   for (int64_t b = 0; b < nb; ++b) {
+    for (int r = 0; r < R; ++r) PrefetchAhead(w[r] + b, pf, sizeof(Q6_K));
     __m256i bsums[NB];
     for (int n = 0; n < NB; ++n) bsums[n] = Load256(act[n][b].bsums);
     __m256i sc_lo[R], sc_hi[R];  // scales 0..7 / 8..15 as int16 in each half

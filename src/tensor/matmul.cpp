@@ -1,12 +1,20 @@
 // tensor/matmul.cpp — owns weight-matrix × activation-batch products. Weights are read in place
 // from the mapped file; the activations are converted once to the weight type's activation
 // format, then output rows are split across the thread pool.
+#include <algorithm>
 #include <vector>
 
 #include "tensor/kernels_internal.h"
 #include "tensor/tensor.h"
 
 namespace inhouse::tensor {
+
+namespace {
+KernelTuning tuning;
+}  // namespace
+
+const KernelTuning& kernel_tuning() { return tuning; }
+void set_kernel_tuning(const KernelTuning& t) { tuning = t; }
 
 Matrix Matrix::from(const gguf::TensorInfo& t) {
   check_supported(t.type, "tensor '" + t.name + "'");
@@ -41,10 +49,14 @@ void matmul(const Matrix& w, const float* x, int64_t n_batch, float* y, ThreadPo
     });
     act = q;
   }
-  // Output rows split across threads; the SIMD kernels tile rows and batch inside a chunk.
+  // Output rows handed out in chunks (a multiple of the kernels' 16-row tile); the SIMD
+  // kernels tile rows and batch inside a chunk.
+  int64_t grain = 0;
+  if (const int per_thread = tuning.chunks_per_thread; per_thread > 0)
+    grain = std::max<int64_t>(16, (w.n_out / (int64_t(pool.size()) * per_thread) + 15) / 16 * 16);
   pool.parallel_for(w.n_out, [&](int64_t o0, int64_t o1) {
     simd::matmul_rows(w, o0, o1, act, act_bytes, n_batch, y);
-  });
+  }, grain);
 }
 
 void matmul_ref(const Matrix& w, const float* x, int64_t n_batch, float* y) {

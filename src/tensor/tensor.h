@@ -101,12 +101,34 @@ std::vector<std::string> simd_targets();
 std::string simd_target();  // the one in use
 void set_simd_target(std::string_view name);
 
+// Knobs of the decode path, for benchmarks that compare settings (bench_engine's
+// BM_DecodeTuningAB alternates them token by token). The defaults are the measured best on
+// the 2-core AVX-512 VM (docs/performance.md). Not thread-safe: set between forward passes.
+struct KernelTuning {
+  // Software prefetch: bytes of weight rows requested ahead of the rows being multiplied,
+  // split over the rows a kernel streams together (4 in Q4_0/Q8_0 decode, 1 in the k-quant
+  // kernels). The hardware prefetchers stop at each 4 KiB page of the mapped file; these
+  // requests cross them. 0 turns it off.
+  int64_t prefetch_bytes = 2048;
+  // matmul hands out output rows in about this many chunks per thread (at least 16 rows
+  // each), so a descheduled thread delays a job by one chunk, not half of it. 0: one chunk
+  // per thread.
+  int chunks_per_thread = 16;
+};
+const KernelTuning& kernel_tuning();
+void set_kernel_tuning(const KernelTuning& t);
+
 // ---- threads ---------------------------------------------------------------------------------
 
-// A fixed set of worker threads. parallel_for splits [0, n) into contiguous chunks, one per
-// thread (the caller runs one of them), and returns when all are done. Not re-entrant: one
-// parallel_for at a time; fn must not call back into the pool and must not throw (an exception
-// on a worker thread ends the program), so validate inputs before the parallel part.
+// A fixed set of worker threads. parallel_for runs fn over [0, n) cut into contiguous chunks
+// of `grain` items (the last may be shorter); the caller and the workers take chunks in order
+// from a shared counter until none are left, so a thread that is slow or descheduled for a
+// while (a busy VM) costs at most one chunk of waiting, not half the job. grain 0 cuts n into
+// one chunk per thread; a pool of one thread runs fn(0, n) in one call. Returns when all
+// chunks are done. Not re-entrant: one parallel_for at
+// a time; fn must not call back into the pool and must not throw (an exception on a worker
+// thread ends the program), so validate inputs before the parallel part. fn may be called
+// several times per thread, with any chunks, in any order.
 // Between jobs, workers (and the caller waiting for them) spin for a few microseconds before
 // sleeping: a decode step runs hundreds of short jobs, and a futex wake-up costs more than one.
 class ThreadPool {
@@ -117,17 +139,20 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return int(workers_.size()) + 1; }
-  void parallel_for(int64_t n, const std::function<void(int64_t begin, int64_t end)>& fn);
+  void parallel_for(int64_t n, const std::function<void(int64_t begin, int64_t end)>& fn,
+                    int64_t grain = 0);
 
  private:
-  void worker_loop(int index);
+  void worker_loop();
+  void run_chunks(const std::function<void(int64_t, int64_t)>& fn, int64_t n, int64_t grain);
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_, done_;
   const std::function<void(int64_t, int64_t)>* job_ = nullptr;
   int64_t job_n_ = 0;
-  int job_chunks_ = 0;
+  int64_t job_grain_ = 0;
+  std::atomic<int64_t> next_{0};         // first item of the next chunk to hand out
   std::atomic<uint64_t> generation_{0};  // bumped under mutex_ for each job
   std::atomic<int> pending_{0};          // workers still running the current job
   std::atomic<bool> stop_{false};

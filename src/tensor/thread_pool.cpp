@@ -1,6 +1,6 @@
 // tensor/thread_pool.cpp — owns the worker threads kernels are split across. A job is one
-// function over [0, n) cut into one contiguous chunk per thread; the caller works on chunk 0
-// instead of waiting idle. Workers spin briefly on the job counter before sleeping on a
+// function over [0, n) cut into contiguous chunks that the caller and the workers take from a
+// shared counter (the caller works instead of waiting idle). Workers spin briefly on the job counter before sleeping on a
 // condition variable, so back-to-back jobs (a decode step runs hundreds) skip the futex
 // round trip; on an oversubscribed machine the spin ends quickly and they sleep.
 #include <algorithm>
@@ -10,11 +10,6 @@
 namespace inhouse::tensor {
 
 namespace {
-// Chunk c of n split into `chunks` near-equal contiguous pieces.
-std::pair<int64_t, int64_t> chunk_range(int64_t n, int chunks, int c) {
-  return {n * c / chunks, n * (c + 1) / chunks};
-}
-
 // About 30-100 µs of polling (a pause is 10-140 cycles depending on the CPU): longer than the
 // gap between the jobs of one forward pass, short enough not to steal a core for long.
 constexpr int kSpinIterations = 2000;
@@ -40,7 +35,7 @@ bool spin_until(Done done) {
 
 ThreadPool::ThreadPool(int n_threads) {
   if (n_threads <= 0) n_threads = int(std::max(1u, std::thread::hardware_concurrency()));
-  for (int i = 1; i < n_threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  for (int i = 1; i < n_threads; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -52,7 +47,16 @@ ThreadPool::~ThreadPool() {
   for (std::thread& t : workers_) t.join();
 }
 
-void ThreadPool::worker_loop(int index) {
+void ThreadPool::run_chunks(const std::function<void(int64_t, int64_t)>& fn, int64_t n,
+                            int64_t grain) {
+  for (;;) {
+    const int64_t begin = next_.fetch_add(grain, std::memory_order_relaxed);
+    if (begin >= n) return;
+    fn(begin, std::min(n, begin + grain));
+  }
+}
+
+void ThreadPool::worker_loop() {
   uint64_t seen = 0;
   for (;;) {
     const auto has_news = [&] { return stop_ || generation_ != seen; };
@@ -62,19 +66,15 @@ void ThreadPool::worker_loop(int index) {
     }
     if (stop_) return;
     std::function<void(int64_t, int64_t)> const* job;
-    int64_t n;
-    int chunks;
+    int64_t n, grain;
     {
       std::lock_guard lock(mutex_);  // job_ and friends were written under it
       seen = generation_;
       job = job_;
       n = job_n_;
-      chunks = job_chunks_;
+      grain = job_grain_;
     }
-    if (index < chunks) {
-      auto [begin, end] = chunk_range(n, chunks, index);
-      (*job)(begin, end);
-    }
+    run_chunks(*job, n, grain);
     if (pending_.fetch_sub(1) == 1) {
       std::lock_guard lock(mutex_);  // the caller checks pending_ under it before sleeping
       done_.notify_one();
@@ -82,10 +82,11 @@ void ThreadPool::worker_loop(int index) {
   }
 }
 
-void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn,
+                              int64_t grain) {
   if (n <= 0) return;
-  const int chunks = int(std::min<int64_t>(n, size()));
-  if (chunks == 1) {  // not worth waking anyone
+  if (grain <= 0) grain = (n + size() - 1) / size();
+  if (workers_.empty() || grain >= n) {  // one chunk: not worth waking anyone
     fn(0, n);
     return;
   }
@@ -93,13 +94,13 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
     std::lock_guard lock(mutex_);
     job_ = &fn;
     job_n_ = n;
-    job_chunks_ = chunks;
+    job_grain_ = grain;
+    next_.store(0, std::memory_order_relaxed);
     pending_ = int(workers_.size());
     ++generation_;
   }
   wake_.notify_all();
-  auto [begin, end] = chunk_range(n, chunks, 0);
-  fn(begin, end);
+  run_chunks(fn, n, grain);
   const auto all_done = [&] { return pending_ == 0; };
   if (!spin_until(all_done)) {
     std::unique_lock lock(mutex_);

@@ -151,5 +151,28 @@ TEST(ThreadPool, CoversEveryIndexOnce) {
   }
 }
 
+// With a grain, every call gets one chunk [k * grain, min(n, (k + 1) * grain)), each exactly
+// once, whichever thread takes it (one thread alone runs [0, n) in one call); many
+// back-to-back jobs (as in a decode step) all complete.
+TEST(ThreadPool, HandsOutChunksOfTheGrain) {
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    for (int64_t n : {1, 7, 100, 1000}) {
+      for (int64_t grain : {1, 3, 16, 999, 5000}) {
+        std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+        std::atomic<int> bad{0};
+        for (int rep = 0; rep < 50; ++rep)
+          pool.parallel_for(n, [&](int64_t b, int64_t e) {
+            const bool whole = threads == 1 && b == 0 && e == n;
+            if (!whole && (b % grain != 0 || e != std::min(n, b + grain))) bad++;
+            for (int64_t i = b; i < e; ++i) hits[size_t(i)]++;
+          }, grain);
+        EXPECT_EQ(bad.load(), 0) << threads << " threads, n " << n << ", grain " << grain;
+        for (auto& h : hits) ASSERT_EQ(h.load(), 50) << threads << " threads, n " << n << ", grain " << grain;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace inhouse::tensor

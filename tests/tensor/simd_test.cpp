@@ -144,6 +144,35 @@ TEST_P(SimdKernels, MatmulIsBatchInvariant) {
   }
 }
 
+// KernelTuning changes speed only: prefetching and how output rows are chunked across threads
+// give bit-identical outputs (n_out 300: many 16-row chunks with the default tuning).
+TEST_P(SimdKernels, MatmulDoesNotDependOnTuning) {
+  TargetGuard guard;
+  const TensorType t = GetParam();
+  std::mt19937 rng(uint32_t(t) + 7000);
+  const int64_t n_in = 2 * unit(t), n_out = 300;
+  const Weights w = random_matrix(t, n_in, n_out, rng);
+  const auto x = random_floats(size_t(n_in * 5), rng);
+  const KernelTuning saved = kernel_tuning();
+  ThreadPool three(3);
+  for (const auto& target : simd_targets()) {
+    set_simd_target(target);
+    for (int64_t n_batch : {1, 5}) {
+      std::vector<float> want(size_t(n_out * n_batch));
+      set_kernel_tuning({.prefetch_bytes = 0, .chunks_per_thread = 0});
+      matmul(w.m, x.data(), n_batch, want.data(), three);
+      for (KernelTuning k : {KernelTuning{}, KernelTuning{64, 1}, KernelTuning{1 << 20, 1000}}) {
+        set_kernel_tuning(k);
+        std::vector<float> y(want.size());
+        matmul(w.m, x.data(), n_batch, y.data(), three);
+        ASSERT_EQ(y, want) << target << " n_batch=" << n_batch << " prefetch " << k.prefetch_bytes
+                           << " chunks " << k.chunks_per_thread;
+      }
+    }
+  }
+  set_kernel_tuning(saved);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllTypes, SimdKernels, ::testing::ValuesIn(kAllTypes),
                          [](const auto& info) { return std::string(gguf::tensor_type_name(info.param)); });
 
