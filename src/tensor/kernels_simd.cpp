@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -344,10 +345,13 @@ HWY_INLINE __m512i DotU512(__m512i acc, __m512i u, __m512i s) {
 #endif
 }
 
+// Per pair of blocks and weight row the loop below runs a handful of vector instructions, and
+// on AVX-512 most shuffles go to one port (5), so the kernel avoids them: weight quants come
+// from broadcast loads, the per-block scale products are formed 16 blocks at a time by gathers
+// (ScaleProducts) and read back as broadcast loads.
 struct ActPair {
   __m512i a;    // two blocks' quants
-  __m512i off;  // Q4_0: -8·Σa per 4 lanes
-  __m256 d;     // [d0, d1] repeated 4 times
+  __m512i off;  // -k·Σa per 4 lanes: k = 8 for Q4_0, 128 for Q8_0 with VNNI (see PairDot), else 0
 };
 template <class Block>
 HWY_INLINE ActPair PrepActPair(const Block*, const ActQ8_0* a) {
@@ -356,10 +360,10 @@ HWY_INLINE ActPair PrepActPair(const Block*, const ActQ8_0* a) {
   const __m512i zero = _mm512_setzero_si512();
   if constexpr (std::is_same_v<Block, Q4_0>)
     p.off = _mm512_sub_epi32(zero, DotU512(zero, _mm512_set1_epi8(8), p.a));
+  else if constexpr (INHOUSE_VNNI)
+    p.off = _mm512_sub_epi32(zero, DotU512(zero, _mm512_set1_epi8(char(0x80)), p.a));
   else
     p.off = zero;
-  const __m128 d2 = _mm_unpacklo_ps(_mm_set_ss(a[0].d), _mm_set_ss(a[1].d));
-  p.d = _mm256_castpd_ps(_mm256_broadcastsd_pd(_mm_castps_pd(d2)));
   return p;
 }
 
@@ -367,59 +371,78 @@ struct WeightPair {
   __m512i u, sign;
 };
 HWY_INLINE WeightPair PrepWeightPair(const Q4_0* w) {
-  // [x0 | x1] -> 128-bit lanes [x0, x0, x1, x1] -> odd lanes shifted to their high nibbles.
-  const __m256i x = _mm256_inserti128_si256(
-      _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[0].qs))),
-      _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[1].qs)), 1);
-  const __m512i z = _mm512_castsi256_si512(x);
-  const __m512i q = _mm512_srlv_epi64(_mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(1, 1, 0, 0)),
-                                      _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4));
+  // 128-bit lanes [x0, x0, x1, x1] by two broadcast loads; odd lanes shifted to their high nibbles.
+  const __m512i x = _mm512_mask_broadcast_i32x4(
+      _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[0].qs))), 0xFF00,
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[1].qs)));
+  const __m512i q = _mm512_srlv_epi64(x, _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4));
   return {_mm512_and_si512(q, _mm512_set1_epi8(0x0F)), _mm512_setzero_si512()};
 }
 HWY_INLINE WeightPair PrepWeightPair(const Q8_0* w) {
   const __m512i q = Join256(w[0].qs, w[1].qs);
+#if INHOUSE_VNNI
+  return {_mm512_xor_si512(q, _mm512_set1_epi8(char(0x80))), _mm512_setzero_si512()};  // w + 128
+#else
   return {_mm512_abs_epi8(q), q};
+#endif
 }
 
+// Exact Σ w·a per 4 elements.
 HWY_INLINE __m512i PairDot(const Q4_0*, const WeightPair& w, const ActPair& a) {
-  return DotU512(a.off, w.u, a.a);
+  return DotU512(a.off, w.u, a.a);  // Σ q·a - 8·Σa
 }
 HWY_INLINE __m512i PairDot(const Q8_0*, const WeightPair& w, const ActPair& a) {
+#if INHOUSE_VNNI
+  return DotU512(a.off, w.u, a.a);  // Σ (w + 128)·a - 128·Σa: dpbusd does not saturate
+#else
+  // maddubs would saturate on (w + 128)·a pairs: |w|·(a·sign w) instead.
   const __mmask64 negative = _mm512_movepi8_mask(w.sign);
   const __m512i a_signed = _mm512_mask_sub_epi8(a.a, negative, _mm512_setzero_si512(), a.a);
   return DotU512(_mm512_setzero_si512(), w.u, a_signed);
+#endif
 }
 
-// Scales of blocks b, b + 1 of rows 0..R-1 in lanes 2r, 2r + 1.
-template <int R, class Block>
-HWY_INLINE __m256 PairRowScales(const Block* const* w, int64_t b) {
-  __m128i h = _mm_cvtsi32_si128(w[0][b].d);
-  h = _mm_insert_epi16(h, w[0][b + 1].d, 1);
-  if constexpr (R > 1) h = _mm_insert_epi16(_mm_insert_epi16(h, w[1][b].d, 2), w[1][b + 1].d, 3);
-  if constexpr (R > 2) h = _mm_insert_epi16(_mm_insert_epi16(h, w[2][b].d, 4), w[2][b + 1].d, 5);
-  if constexpr (R > 3) h = _mm_insert_epi16(_mm_insert_epi16(h, w[3][b].d, 6), w[3][b + 1].d, 7);
-  return _mm256_cvtph_ps(h);
-}
-// Lanes 0..7 = s[2r], 8..15 = s[2r + 1].
-HWY_INLINE __m512 SpreadPair(__m256 s, int r) {
-  const __m512i idx = _mm512_set_epi32(2 * r + 1, 2 * r + 1, 2 * r + 1, 2 * r + 1, 2 * r + 1,
-                                       2 * r + 1, 2 * r + 1, 2 * r + 1, 2 * r, 2 * r, 2 * r,
-                                       2 * r, 2 * r, 2 * r, 2 * r, 2 * r);
-  return _mm512_permutexvar_ps(idx, _mm512_castps256_ps512(s));
-}
+// Blocks per pass of ScaleProducts (R·NB·kScaleSpan floats on the stack; a multiple of 16).
+constexpr int64_t kScaleSpan = 64;
 
-// acc[r * NB + n] += blocks b, b + 1 of w[r] · those of act[n].
+// sp[(r·NB + n)·kScaleSpan + i] = d(w[r][b0 + i]) · d(act[n][b0 + i]) for i < span: the f16
+// weight scales 16 blocks at a time by gathering the 4 bytes at each block's start (d comes
+// first), the activation scales by a float gather. The same float product TileBlock forms.
 template <int R, int NB, class Block>
-HWY_INLINE void TilePair(const Block* const* w, const ActQ8_0* const* act, int64_t b, __m512* acc) {
-  const __m256 dw = PairRowScales<R>(w, b);
+HWY_INLINE void ScaleProducts(const Block* const* w, const ActQ8_0* const* act, int64_t b0,
+                              int64_t span, float* sp) {
+  static_assert(offsetof(Block, d) == 0 && offsetof(ActQ8_0, d) == 0);
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i w_index = _mm512_mullo_epi32(lane, _mm512_set1_epi32(int(sizeof(Block))));
+  const __m512i a_index = _mm512_mullo_epi32(lane, _mm512_set1_epi32(int(sizeof(ActQ8_0))));
+  for (int64_t i = 0; i < span; i += 16) {
+    const __mmask16 k = span - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (span - i)) - 1);
+    __m512 da[NB];
+    for (int n = 0; n < NB; ++n)
+      da[n] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, a_index, &act[n][b0 + i], 1);
+    for (int r = 0; r < R; ++r) {
+      const __m512i raw = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), k, w_index, &w[r][b0 + i], 1);
+      const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(raw));
+      for (int n = 0; n < NB; ++n) _mm512_store_ps(sp + (r * NB + n) * kScaleSpan + i, _mm512_mul_ps(dw, da[n]));
+    }
+  }
+}
+
+// acc[r * NB + n] += blocks b, b + 1 of w[r] · those of act[n]; s points at the scale
+// products of block b (entry i of a ScaleProducts pass).
+template <int R, int NB, class Block>
+HWY_INLINE void TilePair(const Block* const* w, const ActQ8_0* const* act, int64_t b, const float* s,
+                         __m512* acc) {
   WeightPair q[R];
   for (int r = 0; r < R; ++r) q[r] = PrepWeightPair(w[r] + b);
   for (int n = 0; n < NB; ++n) {
     const ActPair a = PrepActPair(w[0], act[n] + b);
-    const __m256 s = _mm256_mul_ps(dw, a.d);
     for (int r = 0; r < R; ++r) {
+      const float* sc = s + (r * NB + n) * kScaleSpan;
+      // Lanes 0..7 (block b) scaled by sc[0], lanes 8..15 (block b + 1) by sc[1].
+      const __m512 scale = _mm512_mask_broadcastss_ps(_mm512_set1_ps(sc[0]), 0xFF00, _mm_load_ss(sc + 1));
       const __m512 dot = _mm512_cvtepi32_ps(PairDot(w[0], q[r], a));
-      acc[r * NB + n] = _mm512_fmadd_ps(dot, SpreadPair(s, r), acc[r * NB + n]);
+      acc[r * NB + n] = _mm512_fmadd_ps(dot, scale, acc[r * NB + n]);
     }
   }
 }
@@ -439,13 +462,18 @@ HWY_INLINE void DotTile32(const Block* const* w, const ActQ8_0* const* act, int6
   __m512 acc[R * NB];
   __m256 last[R * NB];
   for (int i = 0; i < R * NB; ++i) acc[i] = _mm512_setzero_ps(), last[i] = _mm256_setzero_ps();
-  int64_t b = 0;
+  alignas(64) float sp[R * NB * kScaleSpan];
   const int64_t pf = PrefetchDistance(R);
-  for (; b + 2 <= nb; b += 2) {
-    for (int r = 0; r < R; ++r) PrefetchAhead(w[r] + b, pf, 1);
-    TilePair<R, NB>(w, act, b, acc);
+  const int64_t pairs_end = nb & ~int64_t(1);
+  for (int64_t b0 = 0; b0 < pairs_end; b0 += kScaleSpan) {
+    const int64_t span = std::min(kScaleSpan, pairs_end - b0);
+    ScaleProducts<R, NB>(w, act, b0, span, sp);
+    for (int64_t i = 0; i < span; i += 2) {
+      for (int r = 0; r < R; ++r) PrefetchAhead(w[r] + b0 + i, pf, 1);
+      TilePair<R, NB>(w, act, b0 + i, sp + i, acc);
+    }
   }
-  if (b < nb) TileBlock<R, NB>(w, act, b, last);
+  if (pairs_end < nb) TileBlock<R, NB>(w, act, pairs_end, last);
   for (int i = 0; i < R * NB; ++i) out[i] = _mm512_reduce_add_ps(acc[i]) + SumF32(VF{last[i]});
 #elif INHOUSE_X86_256
   __m256 acc[R * NB];

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <future>
 #include <sstream>
+#include <chrono>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -195,7 +196,13 @@ TEST_F(ServerTest, BadRequestsGetTheUniformErrorBody) {
 TEST_F(ServerTest, MetricsCountRequests) {
   auto c = client();
   completion(c, "metrics", 3);
+  // The server counts a request after its answer is sent: wait until the completion shows up.
+  const std::string counted = "inhouse_requests_total{route=\"/v1/completions\",status=\"200\"}";
   auto r = c.Get("/metrics");
+  for (int i = 0; i < 100 && r && r->body.find(counted) == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    r = c.Get("/metrics");
+  }
   ASSERT_TRUE(r);
   EXPECT_NE(r->get_header_value("Content-Type").find("text/plain"), std::string::npos);
   for (const char* name : {"inhouse_requests_total{route=\"/v1/completions\",status=\"200\"}",
