@@ -143,10 +143,10 @@ void BM_DecodeForwardBatch(benchmark::State& state) {
 // A/B of KernelTuning settings on a noisy machine: one decode run alternates the settings
 // token by token, so host noise that drifts over seconds hits them all alike, and reports the
 // median ms per token of each. INHOUSE_BENCH_TUNING="prefetch_bytes:chunks_per_thread,..."
-// (default "0:0,2048:16": both off against the defaults); INHOUSE_BENCH_TOKENS (default 120).
+// (default "0:0,4096:16": both off against the defaults); INHOUSE_BENCH_TOKENS (default 120).
 std::vector<inhouse::tensor::KernelTuning> tuning_settings() {
   const char* env = std::getenv("INHOUSE_BENCH_TUNING");
-  std::stringstream list(env && *env ? env : "0:0,2048:16");
+  std::stringstream list(env && *env ? env : "0:0,4096:16");
   std::vector<inhouse::tensor::KernelTuning> out;
   for (std::string item; std::getline(list, item, ',');) {
     const size_t colon = item.find(':');

@@ -417,16 +417,21 @@ void Deepseek2::latent_attention(int64_t il, const float* q, const float* ckv, c
   // The weighted sum of latents comes out head-major (H x n x kv) for the per-head value
   // projection.
   std::vector<float> latent(size_t(H * n * kv));
-  const int64_t scratch_size = tensor::attention_scratch_floats(batch.max_kv(), W);
-  pool.parallel_for(int64_t(rows.size()) * H, [&](int64_t begin, int64_t end) {
+  // Every head reads the same latent rows: heads go through them together (split across
+  // threads only when there are fewer rows than threads).
+  const HeadSplit split = split_heads(int64_t(rows.size()), H, pool.size());
+  const int64_t scratch_size = split.per_split * tensor::attention_scratch_floats(batch.max_kv(), W);
+  pool.parallel_for(int64_t(rows.size()) * split.splits, [&](int64_t begin, int64_t end) {
     std::vector<float> scratch(static_cast<size_t>(scratch_size));
     for (int64_t i = begin; i < end; ++i) {
-      const int64_t t = rows[size_t(i / H)], h = i % H;
+      const int64_t t = rows[size_t(i / split.splits)], s = i % split.splits;
+      const int64_t h0 = s * split.per_split, n_heads = split.heads_in(s, H);
+      if (n_heads == 0) continue;
       const KvCache& cache = *batch.cache[size_t(t)];
       const void* cached = cache.k(il, 0);
-      tensor::cached_attention_head(cache.type(), qa.data() + (t * H + h) * W, cached, W, cached, W,
-                                    batch.pos[size_t(t)] + 1, W, kv, cfg_.kq_scale,
-                                    latent.data() + (h * n + t) * kv, scratch.data());
+      tensor::cached_attention_heads(cache.type(), qa.data() + (t * H + h0) * W, W, n_heads, cached, W,
+                                     cached, W, batch.pos[size_t(t)] + 1, W, kv, cfg_.kq_scale,
+                                     latent.data() + (h0 * n + t) * kv, n * kv, scratch.data());
     }
   });
   expand_values(L, latent.data(), n, rows, heads, pool);

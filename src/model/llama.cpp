@@ -7,6 +7,7 @@
 // then logits = Woutput · rmsnorm(x). A batch of tokens goes through each matmul together.
 #include "model/model_internal.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace inhouse::model {
@@ -152,25 +153,29 @@ void Llama::forward(const Batch& batch, tensor::ThreadPool& pool, float* logits)
 }
 
 // Causal attention for every row of the batch: the row at position p sees positions 0..p of
-// its own sequence's cache. Query head h reads key/value head h / (n_head / n_head_kv)
-// (grouped-query attention).
+// its own sequence's cache. Query head h reads key/value head h / group (grouped-query
+// attention); the heads of a group go through the cache together, so each cached row is read
+// once per group, not once per head.
 void Llama::attention(int64_t layer, const Batch& batch, const float* q, tensor::ThreadPool& pool,
                       float* out) const {
-  const int64_t hk = hp_.head_dim_k, hv = hp_.head_dim_v, H = hp_.n_head;
-  const int64_t group = hp_.n_head / hp_.n_head_kv;
-  const int64_t k_width = hp_.n_head_kv * hk, v_width = hp_.n_head_kv * hv;
+  const int64_t hk = hp_.head_dim_k, hv = hp_.head_dim_v, H = hp_.n_head, H_kv = hp_.n_head_kv;
+  const int64_t group = H / H_kv;
+  const int64_t k_width = H_kv * hk, v_width = H_kv * hv;
   const float scale = hp_.attn_scale != 0.0f ? hp_.attn_scale : 1.0f / std::sqrt(float(hk));
-  const int64_t scratch_size = tensor::attention_scratch_floats(batch.max_kv(), hk);
-  pool.parallel_for(batch.size() * H, [&](int64_t begin, int64_t end) {
+  const HeadSplit split = split_heads(batch.size() * H_kv, group, pool.size());
+  const int64_t scratch_size = split.per_split * tensor::attention_scratch_floats(batch.max_kv(), hk);
+  pool.parallel_for(batch.size() * H_kv * split.splits, [&](int64_t begin, int64_t end) {
     std::vector<float> scratch(static_cast<size_t>(scratch_size));
     for (int64_t i = begin; i < end; ++i) {
-      const int64_t t = i / H, h = i % H, kvh = h / group;
+      const int64_t t = i / (H_kv * split.splits), kvh = i / split.splits % H_kv, s = i % split.splits;
+      const int64_t h0 = kvh * group + s * split.per_split, n_heads = split.heads_in(s, group);
+      if (n_heads == 0) continue;
       const KvCache& cache = *batch.cache[size_t(t)];
       const auto* keys = static_cast<const std::byte*>(cache.k(layer, 0)) + kvh * hk * cache.element_bytes();
       const auto* values = static_cast<const std::byte*>(cache.v(layer, 0)) + kvh * hv * cache.element_bytes();
-      tensor::cached_attention_head(cache.type(), q + t * H * hk + h * hk, keys, k_width, values,
-                                    v_width, batch.pos[size_t(t)] + 1, hk, hv, scale,
-                                    out + t * H * hv + h * hv, scratch.data());
+      tensor::cached_attention_heads(cache.type(), q + (t * H + h0) * hk, hk, n_heads, keys, k_width,
+                                     values, v_width, batch.pos[size_t(t)] + 1, hk, hv, scale,
+                                     out + (t * H + h0) * hv, hv, scratch.data());
     }
   });
 }

@@ -62,6 +62,11 @@ int64_t Batch::max_kv() const {
   return most;
 }
 
+HeadSplit split_heads(int64_t items, int64_t group, int threads) {
+  const int64_t splits = std::clamp<int64_t>((threads + items - 1) / std::max<int64_t>(items, 1), 1, group);
+  return {splits, (group + splits - 1) / splits};
+}
+
 void batch_logits(const Batch& batch, const float* x, int64_t d,
                   const std::vector<float>& norm_weight, float eps, const tensor::Matrix& output,
                   tensor::ThreadPool& pool, float* logits) {

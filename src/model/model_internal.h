@@ -3,6 +3,7 @@
 // checks, each failure an Error naming the key or tensor.
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <span>
@@ -25,6 +26,18 @@ struct Batch {
   int64_t size() const { return int64_t(tokens.size()); }
   int64_t max_kv() const;  // the most positions any row attends to
 };
+
+// Attention work items: `items` (row, head group) pairs, each group of `group` query heads
+// reading the same cached rows. A group is split into `splits` pieces of at most `per_split`
+// heads only when there are fewer items than threads (decode), so each piece still shares its
+// row reads among as many heads as possible.
+struct HeadSplit {
+  int64_t splits, per_split;
+  int64_t heads_in(int64_t piece, int64_t group) const {  // heads of piece s (may be 0)
+    return std::max<int64_t>(0, std::min(per_split, group - piece * per_split));
+  }
+};
+HeadSplit split_heads(int64_t items, int64_t group, int threads);
 
 // The decoder's last step for the rows of batch.outputs: rmsnorm (norm_weight, eps) of each
 // row of x (batch.size() x d), then the vocabulary projection `output`, into logits.

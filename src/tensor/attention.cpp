@@ -1,4 +1,4 @@
-// tensor/attention.cpp — attention of one query head over a KV cache of f16 or f32 rows, with
+// tensor/attention.cpp — attention of query heads over a KV cache of f16 or f32 rows, with
 // the rounding points of ggml's non-flash attention (llama.cpp's default), so that decoders
 // reproduce its outputs: with f16 rows the query meets the keys as f16 and the probabilities
 // meet the values as f16 (ggml converts the float operand to the f16 row's vec_dot_type); sums
@@ -40,12 +40,25 @@ void axpy(float* y, const T* v, float a, int64_t n) {  // y += a * v
   for (int64_t i = 0; i < n; ++i) y[i] += a * load(v[i]);
 }
 
-// The portable f16 loops (simd::ref) and, for the attention below, the SIMD kernels that give
-// the same sums in the same order with hardware conversion.
+// The portable f16 loops (simd::ref); the attention below reads f16 rows through the SIMD
+// kernels, which give the same sums in the same order with hardware conversion, several rows
+// per call.
 float dot_f16_loop(const float* q, const uint16_t* k, int64_t n) { return dot<uint16_t>(q, k, n); }
 void axpy_f16_loop(float* y, const uint16_t* v, float a, int64_t n) { axpy<uint16_t>(y, v, a, n); }
-float dot(const float* q, const uint16_t* k, int64_t n) { return simd::dot_f16(q, k, n); }
-void axpy(float* y, const uint16_t* v, float a, int64_t n) { simd::axpy_f16(y, v, a, n); }
+
+// out[j] = q · row j, and y += Σ_j a[j]·row j in order of j, for `rows` rows `stride` apart.
+void dots(const float* q, const float* k, int64_t stride, int64_t rows, int64_t n, float* out) {
+  for (int64_t j = 0; j < rows; ++j) out[j] = dot(q, k + j * stride, n);
+}
+void dots(const float* q, const uint16_t* k, int64_t stride, int64_t rows, int64_t n, float* out) {
+  simd::dot_f16_rows(q, k, stride, rows, n, out);
+}
+void axpys(float* y, const float* v, int64_t stride, const float* a, int64_t rows, int64_t n) {
+  for (int64_t j = 0; j < rows; ++j) axpy(y, v + j * stride, a[j], n);
+}
+void axpys(float* y, const uint16_t* v, int64_t stride, const float* a, int64_t rows, int64_t n) {
+  simd::axpy_f16_rows(y, v, stride, a, rows, n);
+}
 
 // In place, max-subtracted; the sum is kept in double as ggml's soft_max does.
 void softmax_f32(float* x, int64_t n) {
@@ -60,17 +73,39 @@ void softmax_f32(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
+// Cached rows per pass over the heads of a group: a block of rows (256 x 128 f16 keys = 64 KiB)
+// stays in L2 while every head reads it.
+constexpr int64_t kRowBlock = 256;
+
+// Heads h < n_heads: query q + h * q_stride, output out + h * out_stride. Each head runs the
+// same operations in the same order as it would alone; only the passes over cached rows are
+// shared, so a row comes from memory once per group.
 template <typename T>
-void attention_head(const float* q, const T* k, int64_t k_stride, const T* v, int64_t v_stride,
-                    int64_t n_kv, int64_t head_dim_k, int64_t head_dim_v, float scale, float* out,
-                    float* scratch) {
-  float* q_row = scratch;  // q as the key rows' type sees it
-  float* p = scratch + head_dim_k;
-  for (int64_t i = 0; i < head_dim_k; ++i) q_row[i] = meet(q[i], T{});
-  for (int64_t j = 0; j < n_kv; ++j) p[j] = scale * dot(q_row, k + j * k_stride, head_dim_k);
-  softmax_f32(p, n_kv);
-  for (int64_t i = 0; i < head_dim_v; ++i) out[i] = 0.0f;
-  for (int64_t j = 0; j < n_kv; ++j) axpy(out, v + j * v_stride, meet(p[j], T{}), head_dim_v);
+void attention_heads(const float* q, int64_t q_stride, int64_t n_heads, const T* k, int64_t k_stride,
+                     const T* v, int64_t v_stride, int64_t n_kv, int64_t head_dim_k,
+                     int64_t head_dim_v, float scale, float* out, int64_t out_stride, float* scratch) {
+  const int64_t per_head = attention_scratch_floats(n_kv, head_dim_k);
+  auto q_row = [&](int64_t h) { return scratch + h * per_head; };  // q as the key rows' type sees it
+  auto p = [&](int64_t h) { return scratch + h * per_head + head_dim_k; };
+  for (int64_t h = 0; h < n_heads; ++h)
+    for (int64_t i = 0; i < head_dim_k; ++i) q_row(h)[i] = meet(q[h * q_stride + i], T{});
+  for (int64_t j0 = 0; j0 < n_kv; j0 += kRowBlock) {
+    const int64_t rows = std::min(kRowBlock, n_kv - j0);
+    for (int64_t h = 0; h < n_heads; ++h)
+      dots(q_row(h), k + j0 * k_stride, k_stride, rows, head_dim_k, p(h) + j0);
+  }
+  for (int64_t h = 0; h < n_heads; ++h) {
+    float* ph = p(h);
+    for (int64_t j = 0; j < n_kv; ++j) ph[j] *= scale;
+    softmax_f32(ph, n_kv);
+    for (int64_t j = 0; j < n_kv; ++j) ph[j] = meet(ph[j], T{});  // as the value rows see it
+    std::fill_n(out + h * out_stride, head_dim_v, 0.0f);
+  }
+  for (int64_t j0 = 0; j0 < n_kv; j0 += kRowBlock) {
+    const int64_t rows = std::min(kRowBlock, n_kv - j0);
+    for (int64_t h = 0; h < n_heads; ++h)
+      axpys(out + h * out_stride, v + j0 * v_stride, v_stride, p(h) + j0, rows, head_dim_v);
+  }
 }
 
 }  // namespace
@@ -94,12 +129,22 @@ int64_t attention_scratch_floats(int64_t n_kv, int64_t head_dim_k) { return n_kv
 void cached_attention_head(TensorType kv_type, const float* q, const void* k, int64_t k_stride,
                            const void* v, int64_t v_stride, int64_t n_kv, int64_t head_dim_k,
                            int64_t head_dim_v, float scale, float* out, float* scratch) {
+  cached_attention_heads(kv_type, q, 0, 1, k, k_stride, v, v_stride, n_kv, head_dim_k, head_dim_v,
+                         scale, out, 0, scratch);
+}
+
+void cached_attention_heads(TensorType kv_type, const float* q, int64_t q_stride, int64_t n_heads,
+                            const void* k, int64_t k_stride, const void* v, int64_t v_stride,
+                            int64_t n_kv, int64_t head_dim_k, int64_t head_dim_v, float scale,
+                            float* out, int64_t out_stride, float* scratch) {
   if (kv_type == TensorType::F32)
-    attention_head(q, static_cast<const float*>(k), k_stride, static_cast<const float*>(v),
-                   v_stride, n_kv, head_dim_k, head_dim_v, scale, out, scratch);
+    attention_heads(q, q_stride, n_heads, static_cast<const float*>(k), k_stride,
+                    static_cast<const float*>(v), v_stride, n_kv, head_dim_k, head_dim_v, scale,
+                    out, out_stride, scratch);
   else
-    attention_head(q, static_cast<const uint16_t*>(k), k_stride, static_cast<const uint16_t*>(v),
-                   v_stride, n_kv, head_dim_k, head_dim_v, scale, out, scratch);
+    attention_heads(q, q_stride, n_heads, static_cast<const uint16_t*>(k), k_stride,
+                    static_cast<const uint16_t*>(v), v_stride, n_kv, head_dim_k, head_dim_v, scale,
+                    out, out_stride, scratch);
 }
 
 }  // namespace inhouse::tensor

@@ -33,6 +33,13 @@ void softmax(float* x, int64_t n);
 // results as the ref loops on every target.
 float dot_f16(const float* q, const uint16_t* k, int64_t n);
 void axpy_f16(float* y, const uint16_t* v, float a, int64_t n);
+// The same over many rows, row j at j * stride elements: out[j] = dot_f16(q, row j, n), and
+// y += a[j]·v_j for j in order (each element as axpy_f16 row after row). Bit for bit those
+// calls' results; several rows in flight at once and y kept in registers across rows.
+void dot_f16_rows(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_rows, int64_t n,
+                  float* out);
+void axpy_f16_rows(float* y, const uint16_t* v, int64_t v_stride, const float* a, int64_t n_rows,
+                   int64_t n);
 
 // The plain loops (ops.cpp, vec_dot.cpp, attention.cpp): the reference the SIMD versions are tested against.
 namespace ref {

@@ -220,11 +220,10 @@ HWY_INLINE float HalfToFloat(uint16_t h) { return fp16_to_fp32(h); }
 HWY_INLINE int32_t SumI32(VI32 v) { return hn::GetLane(hn::SumOfLanes(DI32(), v)); }
 HWY_INLINE float SumF32(VF v) { return hn::GetLane(hn::SumOfLanes(DF(), v)); }
 
-// Software prefetch of weight rows (KernelTuning::prefetch_bytes): a kernel streaming `rows`
-// rows together requests each one prefetch_bytes / rows ahead. Past a row's end that is the
-// next row, which the next call reads. A prefetch never faults, so reading ahead of the
-// mapping's end is harmless.
-HWY_INLINE int64_t PrefetchDistance(int rows) { return kernel_tuning().prefetch_bytes / rows; }
+// Software prefetch of weight rows (KernelTuning::prefetch_bytes): every row a kernel streams
+// is requested that far ahead. Past a row's end that is a following row, which a later call
+// reads. A prefetch never faults, so reading ahead of the mapping's end is harmless.
+HWY_INLINE int64_t PrefetchDistance() { return kernel_tuning().prefetch_bytes; }
 // The cache lines of [p + dist, p + dist + bytes).
 HWY_INLINE void PrefetchAhead(const void* p, int64_t dist, int bytes) {
   if (dist <= 0) return;
@@ -463,7 +462,7 @@ HWY_INLINE void DotTile32(const Block* const* w, const ActQ8_0* const* act, int6
   __m256 last[R * NB];
   for (int i = 0; i < R * NB; ++i) acc[i] = _mm512_setzero_ps(), last[i] = _mm256_setzero_ps();
   alignas(64) float sp[R * NB * kScaleSpan];
-  const int64_t pf = PrefetchDistance(R);
+  const int64_t pf = PrefetchDistance();
   const int64_t pairs_end = nb & ~int64_t(1);
   for (int64_t b0 = 0; b0 < pairs_end; b0 += kScaleSpan) {
     const int64_t span = std::min(kScaleSpan, pairs_end - b0);
@@ -478,7 +477,7 @@ HWY_INLINE void DotTile32(const Block* const* w, const ActQ8_0* const* act, int6
 #elif INHOUSE_X86_256
   __m256 acc[R * NB];
   for (int i = 0; i < R * NB; ++i) acc[i] = _mm256_setzero_ps();
-  const int64_t pf = PrefetchDistance(R);
+  const int64_t pf = PrefetchDistance();
   for (int64_t b = 0; b < nb; ++b) {
     if (b % 2 == 0)
       for (int r = 0; r < R; ++r) PrefetchAhead(w[r] + b, pf, 1);
@@ -489,7 +488,7 @@ HWY_INLINE void DotTile32(const Block* const* w, const ActQ8_0* const* act, int6
   const DF df;
   VF acc[R * NB];
   for (int i = 0; i < R * NB; ++i) acc[i] = hn::Zero(df);
-  const int64_t pf = PrefetchDistance(R);
+  const int64_t pf = PrefetchDistance();
   for (int64_t b = 0; b < nb; ++b) {
     if (b % 2 == 0)
       for (int r = 0; r < R; ++r) PrefetchAhead(w[r] + b, pf, 1);
@@ -615,7 +614,7 @@ template <int R, int NB>
 HWY_INLINE void DotTileQ4_K(const Q4_K* const* w, const ActQ8_K* const* act, int64_t nb, float* out) {
   float s[R * NB] = {};
   const __m256i m4 = _mm256_set1_epi8(0x0F);
-  const int64_t pf = PrefetchDistance(R);
+  const int64_t pf = PrefetchDistance();
   for (int64_t b = 0; b < nb; ++b) {
     for (int r = 0; r < R; ++r) PrefetchAhead(w[r] + b, pf, sizeof(Q4_K));
     __m128i pair_sums[NB];  // Σa per 32-element sub-block, int16
@@ -663,7 +662,7 @@ HWY_INLINE void DotTileQ4_K(const Q4_K* const* w, const ActQ8_K* const* act, int
 template <int R, int NB>
 HWY_INLINE void DotTileQ6_K(const Q6_K* const* w, const ActQ8_K* const* act, int64_t nb, float* out) {
   float s[R * NB] = {};
-  const int64_t pf = PrefetchDistance(R);
+  const int64_t pf = PrefetchDistance();
   for (int64_t b = 0; b < nb; ++b) {
     for (int r = 0; r < R; ++r) PrefetchAhead(w[r] + b, pf, sizeof(Q6_K));
     __m256i bsums[NB];
@@ -969,9 +968,82 @@ void AxpyF16Row(float* y, const uint16_t* v, float a, int64_t n) {
                y + i);
   for (; i < n; ++i) y[i] += a * fp16_to_fp32(v[i]);
 }
+
+// R key rows against one query, interleaved: each row's sum runs exactly as in DotF16Row, but
+// the R chains of dependent adds overlap instead of waiting on one another.
+template <int R>
+HWY_INLINE void DotF16Tile(const float* q, const uint16_t* k, int64_t k_stride, int64_t n, float* out) {
+  const hn::CappedTag<float, 8> d;
+  const hn::Rebind<hwy::float16_t, decltype(d)> dh;
+  const int64_t N = int64_t(hn::Lanes(d));
+  const auto* kh = reinterpret_cast<const hwy::float16_t*>(k);
+  hn::Vec<decltype(d)> acc[R][2];
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = hn::Zero(d);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int64_t v = 0; v < 8 / N; ++v) {
+      const auto qv = hn::LoadU(d, q + i + v * N);
+      for (int r = 0; r < R; ++r)
+        acc[r][v] = hn::Add(acc[r][v], hn::Mul(qv, hn::PromoteTo(d, hn::LoadU(dh, kh + r * k_stride + i + v * N))));
+    }
+  for (int r = 0; r < R; ++r) {
+    float lanes[8];
+    for (int64_t v = 0; v < 8 / N; ++v) hn::StoreU(acc[r][v], d, lanes + v * N);
+    float sum = 0.0f;
+    for (int l = 0; l < 8; ++l) sum += lanes[l];
+    for (int64_t t = i; t < n; ++t) sum += q[t] * fp16_to_fp32(k[r * k_stride + t]);
+    out[r] = sum;
+  }
+}
+
+void DotF16Rows(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_rows, int64_t n,
+                float* out) {
+  const int64_t N = int64_t(hn::Lanes(hn::CappedTag<float, 8>()));
+  if (N != 8 && N != 4) {
+    for (int64_t j = 0; j < n_rows; ++j) out[j] = simd::ref::dot_f16(q, k + j * k_stride, n);
+    return;
+  }
+  constexpr int kRows = 4;
+  int64_t j = 0;
+  for (; j + kRows <= n_rows; j += kRows) DotF16Tile<kRows>(q, k + j * k_stride, k_stride, n, out + j);
+  for (; j < n_rows; ++j) DotF16Tile<1>(q, k + j * k_stride, k_stride, n, out + j);
+}
+
+// y += Σ_j a[j]·v_j with y held in registers across the rows, kChunk vectors at a time: every
+// element gets y = y + a[j]·v_j[i] for j in order, as AxpyF16Row row by row.
+void AxpyF16Rows(float* y, const uint16_t* v, int64_t v_stride, const float* a, int64_t n_rows,
+                 int64_t n) {
+  const DFull d;
+  const hn::Rebind<hwy::float16_t, DFull> dh;
+  const int64_t N = int64_t(hn::Lanes(d));
+  const auto* vh = reinterpret_cast<const hwy::float16_t*>(v);
+  constexpr int kChunk = 8;
+  int64_t i = 0;
+  for (; i + kChunk * N <= n; i += kChunk * N) {
+    hn::Vec<DFull> acc[kChunk];
+    for (int c = 0; c < kChunk; ++c) acc[c] = hn::LoadU(d, y + i + c * N);
+    for (int64_t j = 0; j < n_rows; ++j) {
+      const auto aj = hn::Set(d, a[j]);
+      for (int c = 0; c < kChunk; ++c)
+        acc[c] = hn::Add(acc[c], hn::Mul(aj, hn::PromoteTo(d, hn::LoadU(dh, vh + j * v_stride + i + c * N))));
+    }
+    for (int c = 0; c < kChunk; ++c) hn::StoreU(acc[c], d, y + i + c * N);
+  }
+  if (i < n)
+    for (int64_t j = 0; j < n_rows; ++j) AxpyF16Row(y + i, v + j * v_stride + i, a[j], n - i);
+}
+
 #else
 float DotF16Row(const float* q, const uint16_t* k, int64_t n) { return simd::ref::dot_f16(q, k, n); }
 void AxpyF16Row(float* y, const uint16_t* v, float a, int64_t n) { simd::ref::axpy_f16(y, v, a, n); }
+void DotF16Rows(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_rows, int64_t n,
+                float* out) {
+  for (int64_t j = 0; j < n_rows; ++j) out[j] = simd::ref::dot_f16(q, k + j * k_stride, n);
+}
+void AxpyF16Rows(float* y, const uint16_t* v, int64_t v_stride, const float* a, int64_t n_rows,
+                 int64_t n) {
+  for (int64_t j = 0; j < n_rows; ++j) simd::ref::axpy_f16(y, v + j * v_stride, a[j], n);
+}
 void SiluRow(float* x, int64_t n) { simd::ref::silu(x, n); }
 void MulRow(float* y, const float* x, int64_t n) { simd::ref::mul(y, x, n); }
 void AddRow(float* y, const float* x, int64_t n) { simd::ref::add(y, x, n); }
@@ -1003,6 +1075,8 @@ HWY_EXPORT(RmsNormRow);
 HWY_EXPORT(SoftmaxRow);
 HWY_EXPORT(DotF16Row);
 HWY_EXPORT(AxpyF16Row);
+HWY_EXPORT(DotF16Rows);
+HWY_EXPORT(AxpyF16Rows);
 
 namespace simd {
 
@@ -1029,6 +1103,14 @@ float dot_f16(const float* q, const uint16_t* k, int64_t n) {
 }
 void axpy_f16(float* y, const uint16_t* v, float a, int64_t n) {
   HWY_DYNAMIC_DISPATCH(AxpyF16Row)(y, v, a, n);
+}
+void dot_f16_rows(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_rows, int64_t n,
+                  float* out) {
+  HWY_DYNAMIC_DISPATCH(DotF16Rows)(q, k, k_stride, n_rows, n, out);
+}
+void axpy_f16_rows(float* y, const uint16_t* v, int64_t v_stride, const float* a, int64_t n_rows,
+                   int64_t n) {
+  HWY_DYNAMIC_DISPATCH(AxpyF16Rows)(y, v, v_stride, a, n_rows, n);
 }
 
 }  // namespace simd

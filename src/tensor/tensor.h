@@ -105,11 +105,10 @@ void set_simd_target(std::string_view name);
 // BM_DecodeTuningAB alternates them token by token). The defaults are the measured best on
 // the 2-core AVX-512 VM (docs/performance.md). Not thread-safe: set between forward passes.
 struct KernelTuning {
-  // Software prefetch: bytes of weight rows requested ahead of the rows being multiplied,
-  // split over the rows a kernel streams together (4 in Q4_0/Q8_0 decode, 1 in the k-quant
-  // kernels). The hardware prefetchers stop at each 4 KiB page of the mapped file; these
+  // Software prefetch: how many bytes ahead of the block being multiplied each weight row is
+  // requested. The hardware prefetchers stop at each 4 KiB page of the mapped file; these
   // requests cross them. 0 turns it off.
-  int64_t prefetch_bytes = 2048;
+  int64_t prefetch_bytes = 4096;
   // matmul hands out output rows in about this many chunks per thread (at least 16 rows
   // each), so a descheduled thread delays a job by one chunk, not half of it. 0: one chunk
   // per thread.
@@ -268,6 +267,17 @@ int64_t attention_scratch_floats(int64_t n_kv, int64_t head_dim_k);
 void cached_attention_head(TensorType kv_type, const float* q, const void* k, int64_t k_stride,
                            const void* v, int64_t v_stride, int64_t n_kv, int64_t head_dim_k,
                            int64_t head_dim_v, float scale, float* out, float* scratch);
+
+// n_heads query heads that read the same key/value rows (a grouped-query attention group, or
+// every head over MLA's latent rows): head h's query starts h * q_stride floats after q, its
+// output h * out_stride after out. Each cached row is loaded once for all of them instead of
+// once per head (at long contexts the rows come from DRAM, not cache). Every head's result is
+// bit-identical to cached_attention_head's. scratch needs
+// n_heads * attention_scratch_floats(n_kv, head_dim_k) floats.
+void cached_attention_heads(TensorType kv_type, const float* q, int64_t q_stride, int64_t n_heads,
+                            const void* k, int64_t k_stride, const void* v, int64_t v_stride,
+                            int64_t n_kv, int64_t head_dim_k, int64_t head_dim_v, float scale,
+                            float* out, int64_t out_stride, float* scratch);
 
 }  // namespace inhouse::tensor
 

@@ -121,6 +121,34 @@ TEST(CachedAttention, KeysAndValuesMayShareRows) {
   EXPECT_EQ(shared, separate);
 }
 
+// A group of query heads over shared rows gives each head exactly what it gets alone, for both
+// row types, with padded query and output strides.
+TEST(CachedAttention, HeadsTogetherEqualEachHeadAlone) {
+  std::mt19937 rng(5);
+  const int64_t n_kv = 45, hk = 24, hv = 20, k_stride = 2 * hk, v_stride = 3 * hv;
+  const int64_t n_heads = 5, q_stride = hk + 3, out_stride = hv + 7;
+  const auto q = random_floats(size_t(n_heads * q_stride), rng);
+  const auto k = random_floats(size_t(n_kv * k_stride), rng), v = random_floats(size_t(n_kv * v_stride), rng);
+  const auto k16 = to_f16(k), v16 = to_f16(v);
+  for (TensorType type : {TensorType::F32, TensorType::F16}) {
+    const void* kp = type == TensorType::F32 ? static_cast<const void*>(k.data()) : k16.data();
+    const void* vp = type == TensorType::F32 ? static_cast<const void*>(v.data()) : v16.data();
+    std::vector<float> together(size_t(n_heads * out_stride), -1.0f);
+    std::vector<float> scratch(size_t(n_heads * attention_scratch_floats(n_kv, hk)));
+    cached_attention_heads(type, q.data(), q_stride, n_heads, kp, k_stride, vp, v_stride, n_kv, hk,
+                           hv, 0.3f, together.data(), out_stride, scratch.data());
+    for (int64_t h = 0; h < n_heads; ++h) {
+      std::vector<float> alone(static_cast<size_t>(hv));
+      cached_attention_head(type, q.data() + h * q_stride, kp, k_stride, vp, v_stride, n_kv, hk, hv,
+                            0.3f, alone.data(), scratch.data());
+      for (int64_t i = 0; i < hv; ++i)
+        ASSERT_EQ(together[size_t(h * out_stride + i)], alone[size_t(i)]) << "head " << h << " i " << i;
+      for (int64_t i = hv; i < out_stride && h + 1 < n_heads; ++i)
+        EXPECT_EQ(together[size_t(h * out_stride + i)], -1.0f) << "padding written, head " << h;
+    }
+  }
+}
+
 TEST(KvRows, StoreRoundsToNearestHalfOrCopiesFloats) {
   const std::vector<float> x = {1.0f, -2.5f, 1.0f + 1.0f / 4096, 65504.0f, 1e-8f};
   std::vector<uint16_t> h(x.size());

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "tensor/kernels_internal.h"
 #include "tensor/tensor.h"
 #include "tensor_test_util.h"
 
@@ -164,7 +165,7 @@ TEST(SimdOps, SoftmaxMatchesScalarAndSumsToOne) {
 TEST(SimdOps, F16AttentionMatchesScalarExactly) {
   TargetGuard guard;
   for (int64_t head_dim : {1, 7, 8, 13, 64, 128}) {
-    for (int64_t n_kv : {1, 5, 33}) {
+    for (int64_t n_kv : {1, 5, 33, 300}) {  // 300: more than one block of rows
       auto q = inputs(head_dim, 20, 2.0f);
       auto kv = inputs(n_kv * head_dim * 2, 21, 3.0f);
       const float special[] = {3e-6f, -6e-8f, 60000.0f};  // f16 subnormal, smallest, near max
@@ -185,6 +186,34 @@ TEST(SimdOps, F16AttentionMatchesScalarExactly) {
       for (const auto& target : simd_targets()) {
         set_simd_target(target);
         EXPECT_EQ(run(), want) << target << " head_dim=" << head_dim << " n_kv=" << n_kv;
+      }
+    }
+  }
+}
+
+// The many-row f16 kernels equal the one-row ones called row after row, bit for bit, on every
+// target: strided rows, row counts around the 4-row tile, widths around the vector sizes.
+TEST(SimdOps, F16RowKernelsEqualRowByRow) {
+  TargetGuard guard;
+  for (const auto& target : simd_targets()) {
+    set_simd_target(target);
+    for (int64_t n : {1, 8, 13, 128, 130}) {
+      for (int64_t n_rows : {1, 3, 4, 9}) {
+        const int64_t stride = n + 5;
+        auto q = inputs(n, 30, 2.0f), a = inputs(n_rows, 31, 1.0f), y0 = inputs(n, 32, 1.0f);
+        auto raw = inputs(n_rows * stride, 33, 3.0f);
+        std::vector<uint16_t> rows(raw.size());
+        store_kv_row(TensorType::F16, raw.data(), rows.data(), int64_t(raw.size()));
+        std::vector<float> dots(static_cast<size_t>(n_rows));
+        simd::dot_f16_rows(q.data(), rows.data(), stride, n_rows, n, dots.data());
+        auto y = y0, y_rows = y0;
+        simd::axpy_f16_rows(y_rows.data(), rows.data(), stride, a.data(), n_rows, n);
+        for (int64_t j = 0; j < n_rows; ++j) {
+          ASSERT_EQ(dots[size_t(j)], simd::dot_f16(q.data(), rows.data() + j * stride, n))
+              << target << " n=" << n << " rows=" << n_rows << " j=" << j;
+          simd::axpy_f16(y.data(), rows.data() + j * stride, a[size_t(j)], n);
+        }
+        ASSERT_EQ(y_rows, y) << target << " n=" << n << " rows=" << n_rows;
       }
     }
   }
