@@ -337,9 +337,7 @@ void bpe_encode(const Vocab& vocab, const void* state, std::string_view text, st
 }
 
 std::string bpe_token_to_piece(const Vocab& vocab, TokenId id) {
-  if (id < 0 || size_t(id) >= vocab.size())
-    throw Error("token id " + std::to_string(id) + " out of range (vocab size " + std::to_string(vocab.size()) + ")");
-  const std::string& text = vocab.tokens[id];
+  const std::string& text = checked_token(vocab, id);
   const ByteMap& map = byte_map();
   std::string bytes;
   bytes.reserve(text.size());

@@ -165,10 +165,8 @@ void spm_encode(const Vocab& vocab, std::string_view text, bool is_first_fragmen
 // unknown and user-defined tokens are their text (the caller hides them when asked), and
 // unused/undefined tokens render as nothing.
 std::string spm_token_to_piece(const Vocab& vocab, TokenId id) {
-  if (id < 0 || size_t(id) >= vocab.size()) throw Error("token id " + std::to_string(id) + " out of range");
-  const std::string& text = vocab.tokens[id];
-  TokenType type = size_t(id) < vocab.token_types.size() ? vocab.token_types[id] : TokenType::NORMAL;
-  switch (type) {
+  const std::string& text = checked_token(vocab, id);
+  switch (token_type_of(vocab, id)) {
     case TokenType::CONTROL:
     case TokenType::UNKNOWN:
     case TokenType::USER_DEFINED:

@@ -118,10 +118,7 @@ TokenId required(TokenId id, const char* what) {
   return id;
 }
 
-void check_id(const Vocab& vocab, TokenId id) {
-  if (id < 0 || size_t(id) >= vocab.size())
-    throw Error("token id " + std::to_string(id) + " out of range (vocab size " + std::to_string(vocab.size()) + ")");
-}
+void check_id(const Vocab& vocab, TokenId id) { (void)detail::checked_token(vocab, id); }
 
 // SPM pieces of words start with the space the encoder prefixed, WPM pieces with the space of
 // their word; decoding drops it for the first token after BOS/CLS so that text round-trips.
@@ -296,4 +293,17 @@ std::string IncrementalDecoder::push(TokenId id) {
 
 std::string IncrementalDecoder::flush() { return take_complete(pending_, true); }
 
+namespace detail {
+
+const std::string& checked_token(const Vocab& vocab, TokenId id) {
+  if (id < 0 || size_t(id) >= vocab.size())
+    throw Error("token id " + std::to_string(id) + " out of range (vocab size " + std::to_string(vocab.size()) + ")");
+  return vocab.tokens[size_t(id)];
+}
+
+TokenType token_type_of(const Vocab& vocab, TokenId id) {
+  return size_t(id) < vocab.token_types.size() ? vocab.token_types[size_t(id)] : TokenType::NORMAL;
+}
+
+}  // namespace detail
 }  // namespace inhouse::tokenizer

@@ -15,6 +15,11 @@ namespace inhouse::tokenizer::detail {
 // turned back into a space.
 std::string unescape_spaces(std::string_view text);
 
+// The text of token `id`; Error naming the id and the vocabulary size when it is out of range.
+const std::string& checked_token(const Vocab& vocab, TokenId id);
+// Its type: NORMAL when the vocabulary lists no types (call after checked_token).
+TokenType token_type_of(const Vocab& vocab, TokenId id);
+
 // Byte-level BPE; `state` is what make_bpe_state built (compiled pre-tokenizer regexes).
 std::shared_ptr<const void> make_bpe_state(const Vocab& vocab);
 void bpe_encode(const Vocab& vocab, const void* state, std::string_view text,

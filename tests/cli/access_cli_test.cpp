@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "common/run_cli.h"
+#include "common/cli_fixture.h"
 
 namespace inhouse {
 namespace {
@@ -23,40 +23,7 @@ using test_util::run_cli;
 const char* kPolicy = R"({"roles": {"admin": ["read","write","delete"], "viewer": ["read"], "finance": ["read","write"]},
   "resources": {"*": ["admin", "viewer"], "finance": ["admin", "finance"], "finance/public": ["admin", "finance", "viewer"]}})";
 
-class AccessCliTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    root_ = fs::temp_directory_path() / ("inhouse_accesscli_" + std::to_string(::getpid()) + "_" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-    data_ = (root_ / "data").string();
-  }
-  void TearDown() override { fs::remove_all(root_); }
-
-  CliResult cli(std::vector<std::string> args) {
-    args.push_back("--data-dir");
-    args.push_back(data_);
-    return run_cli(args);
-  }
-  CliResult ok(const std::vector<std::string>& args) {
-    CliResult r = cli(args);
-    EXPECT_EQ(r.status, 0) << args[0] << " " << args[1] << ": " << r.err;
-    return r;
-  }
-  json ok_json(std::vector<std::string> args) {
-    args.push_back("--json");
-    return json::parse(ok(args).out);
-  }
-  std::string write(const std::string& name, const std::string& text) {
-    const fs::path p = root_ / name;
-    std::ofstream(p) << text;
-    return p.string();
-  }
-
-  fs::path root_;
-  std::string data_;
-};
+class AccessCliTest : public test_util::DataDirCliTest {};
 
 TEST_F(AccessCliTest, UsersGroupsAndRoles) {
   ok({"user", "add", "alice", "--display-name", "Alice A", "--email", "alice@example.com", "--role", "viewer"});

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "common/run_cli.h"
+#include "common/cli_fixture.h"
 
 namespace inhouse {
 namespace {
@@ -29,37 +29,30 @@ void write_file(const fs::path& p, const std::string& text) {
   std::ofstream(p, std::ios::binary) << text;
 }
 
-class KbCliTest : public ::testing::Test {
+class KbCliTest : public test_util::DataDirCliTest {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() / ("inhouse_kbcli_" + std::to_string(::getpid()) + "_" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
-    data_ = (root_ / "data").string();
+    DataDirCliTest::SetUp();
     vault_ = root_ / "vault";
-    write_file(vault_ / "Espresso.md",
-               "---\naliases: [coffee]\n---\n# Espresso\n\nGrind fine and extract for 25 seconds. See [[Milk]].\n");
-    write_file(vault_ / "Milk.md", "# Milk\n\nSteam milk to 60 degrees for a flat white.\n");
-    write_file(vault_ / "page.html", "<title>Tea</title><h1>Green tea</h1><p>Brew green tea at 80 degrees.</p>");
-    write_file(vault_ / "bad.md", std::string("\xFF\xFE not utf-8"));
+    write("vault/Espresso.md",
+          "---\naliases: [coffee]\n---\n# Espresso\n\nGrind fine and extract for 25 seconds. See [[Milk]].\n");
+    write("vault/Milk.md", "# Milk\n\nSteam milk to 60 degrees for a flat white.\n");
+    write("vault/page.html", "<title>Tea</title><h1>Green tea</h1><p>Brew green tea at 80 degrees.</p>");
+    write("vault/bad.md", std::string("\xFF\xFE not utf-8"));
   }
-  void TearDown() override { fs::remove_all(root_); }
 
-  CliResult kb(std::vector<std::string> args) {
+  CliResult kb(std::vector<std::string> args) const {
     args.insert(args.begin(), "kb");
-    args.push_back("--data-dir");
-    args.push_back(data_);
-    return run_cli(args);
+    return cli(args);
   }
-  json kb_json(std::vector<std::string> args) {
+  json kb_json(std::vector<std::string> args) const {
     args.push_back("--json");
     const CliResult r = kb(args);
     EXPECT_EQ(r.status, 0) << r.err;
     return json::parse(r.out);
   }
 
-  fs::path root_, vault_;
-  std::string data_;
+  fs::path vault_;
 };
 
 TEST_F(KbCliTest, KeywordOnlyKnowledgeBaseLifecycle) {

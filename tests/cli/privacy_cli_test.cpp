@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "common/run_cli.h"
+#include "common/cli_fixture.h"
 
 namespace inhouse {
 namespace {
@@ -21,31 +21,13 @@ using nlohmann::json;
 using test_util::CliResult;
 using test_util::run_cli;
 
-class PrivacyCliTest : public ::testing::Test {
+class PrivacyCliTest : public test_util::DataDirCliTest {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() / ("inhouse_privacycli_" + std::to_string(::getpid()));
-    fs::remove_all(root_);
-    fs::create_directories(root_ / "notes");
-    data_ = (root_ / "data").string();
-    std::ofstream(root_ / "notes" / "contact.md") << "# Contact\n\nCall Dora at dora.k@example.com or 13812345678.\n";
-    std::ofstream(root_ / "notes" / "plain.md") << "# Plain\n\nNothing personal here, only weather.\n";
+    DataDirCliTest::SetUp();
+    write("notes/contact.md", "# Contact\n\nCall Dora at dora.k@example.com or 13812345678.\n");
+    write("notes/plain.md", "# Plain\n\nNothing personal here, only weather.\n");
   }
-  void TearDown() override { fs::remove_all(root_); }
-
-  CliResult cli(std::vector<std::string> args) {
-    args.push_back("--data-dir");
-    args.push_back(data_);
-    return run_cli(args);
-  }
-  CliResult ok(const std::vector<std::string>& args) {
-    CliResult r = cli(args);
-    EXPECT_EQ(r.status, 0) << args[0] << " " << args[1] << ": " << r.err;
-    return r;
-  }
-
-  fs::path root_;
-  std::string data_;
 };
 
 TEST_F(PrivacyCliTest, ScanExportEraseRetention) {
