@@ -55,7 +55,7 @@ using namespace blocks;
 // requires the latter, which also provides the EVEX form of dpbusd used here.
 // GFNI (one affine byte transform unpacks Q4_0 nibbles) comes with every CPU that passes
 // AVX3_DL's check (Ice Lake, Sapphire Rapids, Zen 4), but Highway 1.0 does not check it, so
-// the kernels also ask the CPU (HasGfni) and keep shift-and-mask as the fallback.
+// the kernels also ask the CPU (kHasGfni) and keep shift-and-mask as the fallback.
 #undef INHOUSE_GFNI
 #if HWY_TARGET == HWY_AVX3_DL && HWY_COMPILER_GCC_ACTUAL
 #pragma GCC target("avx512vnni,gfni")
@@ -972,41 +972,8 @@ void SoftmaxRow(float* x, int64_t n) {
 
 // Attention over f16 rows: 8 partial sums as attention.cpp's loop (one 8-lane vector, or two
 // 4-lane ones), added in lane order at the end, so the result is the loop's bit for bit.
-float DotF16Row(const float* q, const uint16_t* k, int64_t n) {
-  const hn::CappedTag<float, 8> d;
-  const hn::Rebind<hwy::float16_t, decltype(d)> dh;
-  const int64_t N = int64_t(hn::Lanes(d));
-  const auto* kh = reinterpret_cast<const hwy::float16_t*>(k);
-  if (N != 8 && N != 4) return simd::ref::dot_f16(q, k, n);
-  hn::Vec<decltype(d)> acc[2] = {hn::Zero(d), hn::Zero(d)};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int64_t v = 0; v < 8 / N; ++v)
-      acc[v] = hn::Add(acc[v], hn::Mul(hn::LoadU(d, q + i + v * N),
-                                       hn::PromoteTo(d, hn::LoadU(dh, kh + i + v * N))));
-  float lanes[8];
-  for (int64_t v = 0; v < 8 / N; ++v) hn::StoreU(acc[v], d, lanes + v * N);
-  float sum = 0.0f;
-  for (int l = 0; l < 8; ++l) sum += lanes[l];
-  for (; i < n; ++i) sum += q[i] * fp16_to_fp32(k[i]);
-  return sum;
-}
-
-void AxpyF16Row(float* y, const uint16_t* v, float a, int64_t n) {
-  const DFull d;
-  const hn::Rebind<hwy::float16_t, DFull> dh;
-  const int64_t N = int64_t(hn::Lanes(d));
-  const auto* vh = reinterpret_cast<const hwy::float16_t*>(v);
-  const auto va = hn::Set(d, a);
-  int64_t i = 0;
-  for (; i + N <= n; i += N)
-    hn::StoreU(hn::Add(hn::LoadU(d, y + i), hn::Mul(va, hn::PromoteTo(d, hn::LoadU(dh, vh + i)))), d,
-               y + i);
-  for (; i < n; ++i) y[i] += a * fp16_to_fp32(v[i]);
-}
-
-// R key rows against one query, interleaved: each row's sum runs exactly as in DotF16Row, but
-// the R chains of dependent adds overlap instead of waiting on one another.
+// R key rows against one query are interleaved: each row's sum runs exactly as alone, but the
+// R chains of dependent adds overlap instead of waiting on one another.
 template <int R>
 HWY_INLINE void DotF16Tile(const float* q, const uint16_t* k, int64_t k_stride, int64_t n, float* out) {
   const hn::CappedTag<float, 8> d;
@@ -1043,6 +1010,25 @@ void DotF16Rows(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_r
   int64_t j = 0;
   for (; j + kRows <= n_rows; j += kRows) DotF16Tile<kRows>(q, k + j * k_stride, k_stride, n, out + j);
   for (; j < n_rows; ++j) DotF16Tile<1>(q, k + j * k_stride, k_stride, n, out + j);
+}
+
+float DotF16Row(const float* q, const uint16_t* k, int64_t n) {
+  float out;
+  DotF16Rows(q, k, 0, 1, n, &out);
+  return out;
+}
+
+void AxpyF16Row(float* y, const uint16_t* v, float a, int64_t n) {
+  const DFull d;
+  const hn::Rebind<hwy::float16_t, DFull> dh;
+  const int64_t N = int64_t(hn::Lanes(d));
+  const auto* vh = reinterpret_cast<const hwy::float16_t*>(v);
+  const auto va = hn::Set(d, a);
+  int64_t i = 0;
+  for (; i + N <= n; i += N)
+    hn::StoreU(hn::Add(hn::LoadU(d, y + i), hn::Mul(va, hn::PromoteTo(d, hn::LoadU(dh, vh + i)))), d,
+               y + i);
+  for (; i < n; ++i) y[i] += a * fp16_to_fp32(v[i]);
 }
 
 // y += Σ_j a[j]·v_j with y held in registers across the rows, kChunk vectors at a time: every

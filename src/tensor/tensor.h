@@ -124,10 +124,10 @@ void set_kernel_tuning(const KernelTuning& t);
 // from a shared counter until none are left, so a thread that is slow or descheduled for a
 // while (a busy VM) costs at most one chunk of waiting, not half the job. grain 0 cuts n into
 // one chunk per thread; a pool of one thread runs fn(0, n) in one call. Returns when all
-// chunks are done. Not re-entrant: one parallel_for at
-// a time; fn must not call back into the pool and must not throw (an exception on a worker
-// thread ends the program), so validate inputs before the parallel part. fn may be called
-// several times per thread, with any chunks, in any order.
+// chunks are done. Not re-entrant: one parallel_for at a time; fn must not call back into the
+// pool and must not throw (an exception on a worker thread ends the program), so validate
+// inputs before the parallel part. fn may be called several times per thread, with any
+// chunks, in any order.
 // Between jobs, workers (and the caller waiting for them) spin for a few microseconds before
 // sleeping: a decode step runs hundreds of short jobs, and a futex wake-up costs more than one.
 class ThreadPool {

@@ -1,8 +1,9 @@
 // tensor/thread_pool.cpp — owns the worker threads kernels are split across. A job is one
 // function over [0, n) cut into contiguous chunks that the caller and the workers take from a
-// shared counter (the caller works instead of waiting idle). Workers spin briefly on the job counter before sleeping on a
-// condition variable, so back-to-back jobs (a decode step runs hundreds) skip the futex
-// round trip; on an oversubscribed machine the spin ends quickly and they sleep.
+// shared counter (the caller works instead of waiting idle). Workers spin briefly on the job
+// counter before sleeping on a condition variable, so back-to-back jobs (a decode step runs
+// hundreds) skip the futex round trip; on an oversubscribed machine the spin ends quickly and
+// they sleep.
 #include <algorithm>
 
 #include "tensor/tensor.h"

@@ -5,9 +5,7 @@
 // hash-chained audit log, and the admin API (admin only; a malformed policy changes nothing).
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <set>
-#include <thread>
 
 #include "access/access.h"
 #include "audit/audit.h"
@@ -20,6 +18,7 @@ namespace {
 using nlohmann::json;
 using test_util::body_of;
 using test_util::expect_error;
+using test_util::metrics_showing;
 
 // admin: everything everywhere; editor: read+write on the handbook, drafts included;
 // viewer: read on the handbook except its drafts folder; finance reports: admin only.
@@ -357,12 +356,8 @@ TEST_F(OrgRoutesTest, EraseAUserAndTheirDocuments) {
 TEST_F(OrgRoutesTest, MetricsNameNoKnowledgeBaseOrDocument) {
   ASSERT_EQ(get("alice", "/api/v1/kb/financial_reports/documents?path=q3.md")->status, 200);
   ASSERT_EQ(get("alice", "/api/v1/admin/users/victor")->status, 200);
-  // The server counts a request after answering it: wait until the admin call shows up.
-  auto r = get("alice", "/metrics");
-  for (int i = 0; i < 100 && r->body.find("/api/v1/admin/users") == std::string::npos; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    r = get("alice", "/metrics");
-  }
+  auto r = metrics_showing([&] { return get("alice", "/metrics"); }, "/api/v1/admin/users");
+  ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200);
   for (const char* secret : {"financial_reports", "q3", "handbook", "victor", "alice"})
     EXPECT_EQ(r->body.find(secret), std::string::npos) << secret;

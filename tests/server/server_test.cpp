@@ -9,7 +9,6 @@
 #include <fstream>
 #include <future>
 #include <sstream>
-#include <chrono>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -28,6 +27,7 @@ namespace {
 using test_util::base_config;
 using test_util::body_of;
 using test_util::expect_error;
+using test_util::metrics_showing;
 using test_util::fresh_dir;
 using test_util::kModels;
 using test_util::RunningServer;
@@ -196,13 +196,8 @@ TEST_F(ServerTest, BadRequestsGetTheUniformErrorBody) {
 TEST_F(ServerTest, MetricsCountRequests) {
   auto c = client();
   completion(c, "metrics", 3);
-  // The server counts a request after its answer is sent: wait until the completion shows up.
-  const std::string counted = "inhouse_requests_total{route=\"/v1/completions\",status=\"200\"}";
-  auto r = c.Get("/metrics");
-  for (int i = 0; i < 100 && r && r->body.find(counted) == std::string::npos; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    r = c.Get("/metrics");
-  }
+  auto r = metrics_showing([&] { return c.Get("/metrics"); },
+                           "inhouse_requests_total{route=\"/v1/completions\",status=\"200\"}");
   ASSERT_TRUE(r);
   EXPECT_NE(r->get_header_value("Content-Type").find("text/plain"), std::string::npos);
   for (const char* name : {"inhouse_requests_total{route=\"/v1/completions\",status=\"200\"}",

@@ -6,6 +6,7 @@
 #include <httplib.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -62,6 +63,18 @@ inline server::ServerConfig base_config(const std::string& dir) {
 }
 
 inline nlohmann::json body_of(const httplib::Result& r) { return nlohmann::json::parse(r->body); }
+
+// The server counts a request in /metrics after its answer is sent: fetch /metrics with `get`
+// until the body holds `needle` (up to 2 s) and return the last response.
+template <class Get>
+httplib::Result metrics_showing(Get get, const std::string& needle) {
+  httplib::Result r = get();
+  for (int i = 0; i < 100 && r && r->body.find(needle) == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    r = get();
+  }
+  return r;
+}
 
 inline void expect_error(const httplib::Result& r, int status, const std::string& fragment) {
   ASSERT_TRUE(r) << "no response";
