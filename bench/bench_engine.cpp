@@ -140,20 +140,34 @@ void BM_DecodeForwardBatch(benchmark::State& state) {
                                                                             benchmark::Counter::kInvert);
 }
 
-// A/B of KernelTuning settings on a noisy machine: one decode run alternates the settings
-// token by token, so host noise that drifts over seconds hits them all alike, and reports the
-// median ms per token of each. INHOUSE_BENCH_TUNING="prefetch_bytes:chunks_per_thread,..."
-// (default "0:0,4096:16": both off against the defaults); INHOUSE_BENCH_TOKENS (default 120).
-std::vector<inhouse::tensor::KernelTuning> tuning_settings() {
+// A/B of kernel settings on a noisy machine: one decode run alternates the settings token by
+// token, so host noise that drifts over seconds hits them all alike, and reports the median ms
+// per token of each. INHOUSE_BENCH_TUNING="prefetch_bytes:chunks_per_thread[:TARGET],..."
+// (default "0:0,4096:16": both off against the defaults; TARGET forces a SIMD target such as
+// AVX2, default the best); INHOUSE_BENCH_TOKENS (default 120).
+struct BenchSetting {
+  inhouse::tensor::KernelTuning tuning;
+  std::string target;
+  std::string name() const {
+    return "pf" + std::to_string(tuning.prefetch_bytes) + "_cpt" + std::to_string(tuning.chunks_per_thread) +
+           (target.empty() ? "" : "_" + target) + "_ms";
+  }
+};
+std::vector<BenchSetting> tuning_settings() {
   const char* env = std::getenv("INHOUSE_BENCH_TUNING");
   std::stringstream list(env && *env ? env : "0:0,4096:16");
-  std::vector<inhouse::tensor::KernelTuning> out;
+  std::vector<BenchSetting> out;
   for (std::string item; std::getline(list, item, ',');) {
-    const size_t colon = item.find(':');
-    inhouse::tensor::KernelTuning t;
-    t.prefetch_bytes = std::atoll(item.substr(0, colon).c_str());
-    t.chunks_per_thread = colon == std::string::npos ? 0 : std::atoi(item.substr(colon + 1).c_str());
-    out.push_back(t);
+    std::stringstream fields(item);
+    std::string prefetch, chunks, target;
+    std::getline(fields, prefetch, ':');
+    std::getline(fields, chunks, ':');
+    std::getline(fields, target);
+    BenchSetting b;
+    b.tuning.prefetch_bytes = std::atoll(prefetch.c_str());
+    b.tuning.chunks_per_thread = std::atoi(chunks.c_str());
+    b.target = target;
+    out.push_back(b);
   }
   return out;
 }
@@ -174,7 +188,8 @@ void BM_DecodeTuningAB(benchmark::State& state) {
     int32_t next = inhouse::engine::argmax(logits.data(), logits.size());
     for (int t = 0; t < tokens; ++t) {
       const size_t k = size_t(t) % settings.size();
-      inhouse::tensor::set_kernel_tuning(settings[k]);
+      inhouse::tensor::set_kernel_tuning(settings[k].tuning);
+      inhouse::tensor::set_simd_target(settings[k].target);
       const auto t0 = std::chrono::steady_clock::now();
       logits = lm->model.forward(cache, std::span(&next, 1), cache.size(), true);
       ms[k].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
@@ -182,10 +197,10 @@ void BM_DecodeTuningAB(benchmark::State& state) {
     }
   }
   inhouse::tensor::set_kernel_tuning(saved);
+  inhouse::tensor::set_simd_target("");
   for (size_t k = 0; k < settings.size(); ++k) {
     std::sort(ms[k].begin(), ms[k].end());
-    state.counters["pf" + std::to_string(settings[k].prefetch_bytes) + "_cpt" +
-                   std::to_string(settings[k].chunks_per_thread) + "_ms"] = ms[k][ms[k].size() / 2];
+    state.counters[settings[k].name()] = ms[k][ms[k].size() / 2];
   }
 }
 BENCHMARK(BM_DecodeTuningAB)->Unit(benchmark::kSecond)->Iterations(1);
