@@ -299,31 +299,36 @@ HWY_INLINE __m256i BlockDot(const Q8_0*, const WeightBlock& w, const ActBlock& a
 #endif
 }
 
-// The f16 scales of block b of rows 0..R-1 (R <= 4) as floats in lanes 0..R-1, built in
+// The f16 scales of block b of rows 0..R-1 (R <= 8) as floats in lanes 0..R-1, built in
 // registers (scalar stores reloaded as a vector would stall on store forwarding).
 template <int R, class Block>
-HWY_INLINE __m128 RowScales(const Block* const* w, int64_t b) {
+HWY_INLINE __m256 RowScales(const Block* const* w, int64_t b) {
+  static_assert(R <= 8);
   __m128i h = _mm_cvtsi32_si128(w[0][b].d);
   if constexpr (R > 1) h = _mm_insert_epi16(h, w[1][b].d, 1);
   if constexpr (R > 2) h = _mm_insert_epi16(h, w[2][b].d, 2);
   if constexpr (R > 3) h = _mm_insert_epi16(h, w[3][b].d, 3);
-  return _mm_cvtph_ps(h);
+  if constexpr (R > 4) h = _mm_insert_epi16(h, w[4][b].d, 4);
+  if constexpr (R > 5) h = _mm_insert_epi16(h, w[5][b].d, 5);
+  if constexpr (R > 6) h = _mm_insert_epi16(h, w[6][b].d, 6);
+  if constexpr (R > 7) h = _mm_insert_epi16(h, w[7][b].d, 7);
+  return _mm256_cvtph_ps(h);
 }
 // Lane r of s in all 8 lanes.
-HWY_INLINE __m256 Broadcast(__m128 s, int r) {
-  return r == 0 ? _mm256_broadcastss_ps(s)
-                : _mm256_permutevar8x32_ps(_mm256_castps128_ps256(s), _mm256_set1_epi32(r));
+HWY_INLINE __m256 Broadcast(__m256 s, int r) {
+  return r == 0 ? _mm256_broadcastss_ps(_mm256_castps256_ps128(s))
+                : _mm256_permutevar8x32_ps(s, _mm256_set1_epi32(r));
 }
 
 // acc[r * NB + n] += block b of w[r] · block b of act[n].
 template <int R, int NB, class Block>
 HWY_INLINE void TileBlock(const Block* const* w, const ActQ8_0* const* act, int64_t b, __m256* acc) {
-  const __m128 dw = RowScales<R>(w, b);
+  const __m256 dw = RowScales<R>(w, b);
   WeightBlock q[R];
   for (int r = 0; r < R; ++r) q[r] = PrepWeights(w[r][b]);
   for (int n = 0; n < NB; ++n) {
     const ActBlock a = PrepAct(w[0], act[n][b]);
-    const __m128 s = _mm_mul_ps(dw, _mm_set1_ps(act[n][b].d));
+    const __m256 s = _mm256_mul_ps(dw, _mm256_set1_ps(act[n][b].d));
     for (int r = 0; r < R; ++r) {
       const __m256 dot = _mm256_cvtepi32_ps(BlockDot(w[0], q[r], a));
       acc[r * NB + n] = _mm256_fmadd_ps(dot, Broadcast(s, r), acc[r * NB + n]);
@@ -1051,8 +1056,9 @@ HWY_INLINE void TileOutputs(const Matrix& w, const uint8_t* const* acts, int64_t
 
 void MatmulRows(const Matrix& w, int64_t o0, int64_t o1, const uint8_t* act, size_t act_bytes,
                 int64_t n_batch, float* y) {
-  // 4x4 tiles where AVX-512's 32 registers hold them: Q4_0/Q8_0 prefill 3-5% faster than 2x4
-  // (BM_Prefill); the k-quant tiles keep more per row and spill at 4x4 (5-10% slower).
+  // Wider tiles where AVX-512's 32 registers hold them: Q4_0/Q8_0 take 8 weight rows per call
+  // in decode (BM_KernelL2 ~4% faster than 4) and 4x4 tiles in batches (BM_Prefill 3-5% faster
+  // than 2x4); the k-quant tiles keep more per row and spill at 4x4 (5-10% slower).
   const bool wide_tile = INHOUSE_X86_512 && (w.type == TensorType::Q4_0 || w.type == TensorType::Q8_0);
   for (int64_t bb = 0; bb < n_batch; bb += kBatchBlock) {
     const int64_t be = std::min(n_batch, bb + kBatchBlock);
@@ -1062,9 +1068,10 @@ void MatmulRows(const Matrix& w, int64_t o0, int64_t o1, const uint8_t* act, siz
         const int group = int(std::min<int64_t>(kGroup, be - b));
         const uint8_t* acts[kGroup];
         for (int i = 0; i < group; ++i) acts[i] = act + size_t(b + i) * act_bytes;
-        const int R = group == 3 ? 1 : group == 4 ? (wide_tile ? 4 : 2) : 4 / group;  // weight rows per call
+        const int R = group == 1 ? (wide_tile ? 8 : 4) : group == 2 ? 2 : group == 3 ? 1 : wide_tile ? 4 : 2;
         for (int64_t o = ot; o < oe; o += R) {
-          if (group == 1) TileOutputs<4, 1>(w, acts, b, o, oe, y);
+          if (group == 1 && wide_tile) TileOutputs<8, 1>(w, acts, b, o, oe, y);
+          else if (group == 1) TileOutputs<4, 1>(w, acts, b, o, oe, y);
           else if (group == 2) TileOutputs<2, 2>(w, acts, b, o, oe, y);
           else if (group == 3) TileOutputs<1, 3>(w, acts, b, o, oe, y);
           else if (wide_tile) TileOutputs<4, 4>(w, acts, b, o, oe, y);
