@@ -76,19 +76,23 @@ class Value {
   bool as_bool() const;
   std::string_view as_string() const;
   const std::vector<Value>& items() const;  // ARRAY
-  size_t size() const { return items_.size(); }
+  size_t size() const;  // items of an ARRAY, else 0
 
   std::string to_string(size_t max_items = 8) const;  // human readable, arrays abbreviated
 
  private:
+  // 40 bytes: a tokenizer's vocabulary and merges are arrays of ~150k values each, so the
+  // size of one value is most of a loaded file's metadata memory.
+  struct Heap;  // owned string bytes or array items, shared by copies (values never change)
   ValueType type_ = ValueType::UINT8;
   ValueType element_type_ = ValueType::UINT8;
-  uint64_t u_ = 0;
-  int64_t i_ = 0;
-  double f_ = 0;
-  std::string_view sv_;
-  std::shared_ptr<std::string> owned_;
-  std::vector<Value> items_;
+  union {
+    uint64_t u_ = 0;  // integers and bools, as their 64-bit pattern (i_ is the same bits)
+    int64_t i_;
+    double f_;
+    struct { const char* data; size_t size; } str_;  // STRING (a string_view's parts)
+  };
+  std::shared_ptr<const Heap> heap_;
 };
 
 struct KeyValue {

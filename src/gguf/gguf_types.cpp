@@ -76,20 +76,21 @@ std::optional<uint64_t> tensor_bytes(TensorType t, uint64_t n_elements) {
   return bytes;
 }
 
+struct Value::Heap {
+  std::string text;
+  std::vector<Value> items;
+};
+
 Value Value::from_uint(ValueType t, uint64_t v) {
   Value r;
   r.type_ = t;
   r.u_ = v;
-  r.i_ = static_cast<int64_t>(v);
-  r.f_ = static_cast<double>(v);
   return r;
 }
 Value Value::from_int(ValueType t, int64_t v) {
   Value r;
   r.type_ = t;
   r.i_ = v;
-  r.u_ = static_cast<uint64_t>(v);
-  r.f_ = static_cast<double>(v);
   return r;
 }
 Value Value::from_float(ValueType t, double v) {
@@ -98,28 +99,31 @@ Value Value::from_float(ValueType t, double v) {
   r.f_ = v;
   return r;
 }
-Value Value::from_bool(bool v) {
-  Value r = from_uint(ValueType::BOOL, v ? 1 : 0);
-  return r;
-}
+Value Value::from_bool(bool v) { return from_uint(ValueType::BOOL, v ? 1 : 0); }
 Value Value::from_string(std::string v) {
   Value r;
   r.type_ = ValueType::STRING;
-  r.owned_ = std::make_shared<std::string>(std::move(v));
-  r.sv_ = *r.owned_;
+  auto heap = std::make_shared<Heap>();
+  heap->text = std::move(v);
+  r.str_ = {heap->text.data(), heap->text.size()};
+  r.heap_ = std::move(heap);
   return r;
 }
 Value Value::from_string_view(std::string_view v) {
   Value r;
   r.type_ = ValueType::STRING;
-  r.sv_ = v;
+  r.str_ = {v.data(), v.size()};
   return r;
 }
 Value Value::array(ValueType element_type, std::vector<Value> items) {
   Value r;
   r.type_ = ValueType::ARRAY;
   r.element_type_ = element_type;
-  r.items_ = std::move(items);
+  if (!items.empty()) {
+    auto heap = std::make_shared<Heap>();
+    heap->items = std::move(items);
+    r.heap_ = std::move(heap);
+  }
   return r;
 }
 
@@ -161,28 +165,32 @@ bool Value::as_bool() const {
 }
 std::string_view Value::as_string() const {
   if (type_ != ValueType::STRING) throw Error(std::string("expected a string, found ") + value_type_name(type_));
-  return sv_;
+  return {str_.data, str_.size};
 }
 const std::vector<Value>& Value::items() const {
   if (type_ != ValueType::ARRAY) throw Error(std::string("expected an array, found ") + value_type_name(type_));
-  return items_;
+  static const std::vector<Value> kNone;
+  return heap_ ? heap_->items : kNone;
 }
+size_t Value::size() const { return type_ == ValueType::ARRAY && heap_ ? heap_->items.size() : 0; }
+static_assert(sizeof(Value) == 40, "Value grew: vocabularies hold ~150k of them");
 
 std::string Value::to_string(size_t max_items) const {
   std::ostringstream os;
   switch (type_) {
     case ValueType::STRING: {
-      std::string s(sv_.substr(0, 200));
-      os << '"' << s << (sv_.size() > 200 ? "...\"" : "\"");
+      const std::string_view sv = as_string();
+      os << '"' << sv.substr(0, 200) << (sv.size() > 200 ? "...\"" : "\"");
       break;
     }
     case ValueType::BOOL: os << (u_ ? "true" : "false"); break;
     case ValueType::FLOAT32: case ValueType::FLOAT64: os << f_; break;
     case ValueType::ARRAY: {
-      os << "[" << value_type_name(element_type_) << " x " << items_.size() << ": ";
-      for (size_t i = 0; i < items_.size() && i < max_items; ++i)
-        os << (i ? ", " : "") << items_[i].to_string(max_items);
-      os << (items_.size() > max_items ? ", ...]" : "]");
+      const std::vector<Value>& items = this->items();
+      os << "[" << value_type_name(element_type_) << " x " << items.size() << ": ";
+      for (size_t i = 0; i < items.size() && i < max_items; ++i)
+        os << (i ? ", " : "") << items[i].to_string(max_items);
+      os << (items.size() > max_items ? ", ...]" : "]");
       break;
     }
     default:

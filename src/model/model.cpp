@@ -1,7 +1,12 @@
 // model/model.cpp — owns the Model object: opening a file, choosing the architecture by
 // general.architecture, checking each forward call (token ids, positions, context size), the
 // KV cache's storage, and the greedy helpers.
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
 
 #include "model/model_internal.h"
 
@@ -32,26 +37,54 @@ std::string supported_architectures() {
 
 KvCache::KvCache(int64_t n_layer, int64_t n_ctx, int64_t k_width, int64_t v_width,
                  tensor::TensorType type)
-    : n_ctx_(n_ctx), k_width_(k_width), v_width_(v_width), type_(type), k_(size_t(n_layer)),
-      v_(size_t(n_layer)) {
+    : n_layer_(n_layer), n_ctx_(n_ctx), k_width_(k_width), v_width_(v_width), type_(type) {
   if (!tensor::is_kv_type(type))
     throw Error("KV cache type " + std::string(gguf::tensor_type_name(type)) + " is not supported (f16, f32)");
+  if (n_layer < 0 || n_ctx < 0 || k_width < 0 || v_width < 0)
+    throw Error("KV cache dimensions must not be negative");
+  const int64_t bytes = n_layer * n_ctx * (k_width + v_width) * element_bytes();
+  if (bytes == 0) return;
+  // Address space only: MAP_NORESERVE commits no memory, pages arrive zeroed on first write.
+  void* p = mmap(nullptr, size_t(bytes), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED)
+    throw Error("cannot reserve " + std::to_string(bytes >> 20) + " MiB of address space for a KV cache of " +
+                std::to_string(n_ctx) + " positions: " + std::strerror(errno));
+  base_ = static_cast<std::byte*>(p);
+  mapped_bytes_ = size_t(bytes);
 }
 
-int64_t KvCache::capacity() const {
-  return k_.empty() ? 0 : int64_t(k_[0].size()) / std::max<int64_t>(k_width_ * element_bytes(), 1);
+KvCache::KvCache(KvCache&& o) noexcept
+    : n_layer_(o.n_layer_), n_ctx_(o.n_ctx_), k_width_(o.k_width_), v_width_(o.v_width_), type_(o.type_),
+      size_(o.size_), capacity_(o.capacity_), base_(std::exchange(o.base_, nullptr)),
+      mapped_bytes_(std::exchange(o.mapped_bytes_, 0)) {
+  o.size_ = o.capacity_ = 0;
+}
+
+KvCache& KvCache::operator=(KvCache&& o) noexcept {
+  if (this != &o) {
+    release();
+    n_layer_ = o.n_layer_, n_ctx_ = o.n_ctx_, k_width_ = o.k_width_, v_width_ = o.v_width_, type_ = o.type_;
+    size_ = std::exchange(o.size_, 0);
+    capacity_ = std::exchange(o.capacity_, 0);
+    base_ = std::exchange(o.base_, nullptr);
+    mapped_bytes_ = std::exchange(o.mapped_bytes_, 0);
+  }
+  return *this;
+}
+
+KvCache::~KvCache() { release(); }
+
+void KvCache::release() {
+  if (base_) munmap(base_, mapped_bytes_);
+  base_ = nullptr;
+  mapped_bytes_ = 0;
 }
 
 void KvCache::reserve(int64_t n) {
   if (n > n_ctx_)
     throw Error("context overflow: " + std::to_string(n) + " positions do not fit the context of " +
                 std::to_string(n_ctx_) + " tokens");
-  const int64_t have = capacity();
-  if (k_.empty() || have >= n) return;
-  // Grow geometrically so a token-by-token decode does not reallocate every step.
-  const int64_t want = std::min(n_ctx_, std::max(n, 2 * have));
-  for (auto& l : k_) l.resize(size_t(want * k_width_ * element_bytes()));
-  for (auto& l : v_) l.resize(size_t(want * v_width_ * element_bytes()));
+  capacity_ = std::max(capacity_, n);  // the pages themselves arrive as rows are written
 }
 
 // ---- Batch -----------------------------------------------------------------------------------

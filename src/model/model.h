@@ -50,13 +50,22 @@ struct Hparams {
 // (llama.cpp's default: half the memory of F32) or F32. Row `pos` of layer l holds k_width
 // (v_width) elements. Positions [0, size()) are filled; a forward pass at start position p
 // overwrites from p on (so a caller can rewind). Memory grows with the positions used, up to
-// n_ctx, so a long training context costs nothing until it is used.
+// n_ctx, so a long training context costs nothing until it is used: the storage is one
+// anonymous mapping reserved for n_ctx positions up front (address space only) whose pages
+// become resident as positions are written. Growing never copies or moves rows, and leaves no
+// freed buffers behind in the heap (the old per-layer vectors, doubled as the context grew,
+// held about half the final cache again in freed heap blocks at depth 8192).
 class KvCache {
  public:
   KvCache(int64_t n_layer, int64_t n_ctx, int64_t k_width, int64_t v_width,
           tensor::TensorType type = tensor::TensorType::F16);
+  KvCache(KvCache&& other) noexcept;
+  KvCache& operator=(KvCache&& other) noexcept;
+  KvCache(const KvCache&) = delete;
+  KvCache& operator=(const KvCache&) = delete;
+  ~KvCache();
 
-  int64_t n_layer() const { return int64_t(k_.size()); }
+  int64_t n_layer() const { return n_layer_; }
   int64_t n_ctx() const { return n_ctx_; }
   int64_t size() const { return size_; }
   int64_t k_width() const { return k_width_; }
@@ -65,28 +74,32 @@ class KvCache {
   int64_t element_bytes() const { return type_ == tensor::TensorType::F32 ? 4 : 2; }
   // Bytes of cache one position takes (all layers, keys and values).
   int64_t bytes_per_position() const { return n_layer() * (k_width_ + v_width_) * element_bytes(); }
-  int64_t capacity() const;  // positions allocated so far
+  int64_t capacity() const { return capacity_; }  // positions made available so far
 
-  // Makes room for positions [0, n); throws Error beyond n_ctx. Invalidates k()/v() pointers.
+  // Makes room for positions [0, n); throws Error beyond n_ctx. Rows never move.
   void reserve(int64_t n);
   void set_size(int64_t n) { size_ = n; }  // after a forward pass filled [0, n)
   // Row `pos` of a layer's keys / values, elements of type().
-  void* k(int64_t layer, int64_t pos) { return k_[size_t(layer)].data() + offset(pos, k_width_); }
-  void* v(int64_t layer, int64_t pos) { return v_[size_t(layer)].data() + offset(pos, v_width_); }
-  const void* k(int64_t layer, int64_t pos) const {
-    return k_[size_t(layer)].data() + offset(pos, k_width_);
-  }
-  const void* v(int64_t layer, int64_t pos) const {
-    return v_[size_t(layer)].data() + offset(pos, v_width_);
-  }
+  void* k(int64_t layer, int64_t pos) { return base_ + k_offset(layer, pos); }
+  void* v(int64_t layer, int64_t pos) { return base_ + v_offset(layer, pos); }
+  const void* k(int64_t layer, int64_t pos) const { return base_ + k_offset(layer, pos); }
+  const void* v(int64_t layer, int64_t pos) const { return base_ + v_offset(layer, pos); }
 
  private:
-  size_t offset(int64_t pos, int64_t width) const { return size_t(pos * width * element_bytes()); }
+  // Layer l's keys are rows [0, n_ctx) at l * n_ctx key rows; all values follow all keys.
+  size_t k_offset(int64_t layer, int64_t pos) const {
+    return size_t((layer * n_ctx_ + pos) * k_width_ * element_bytes());
+  }
+  size_t v_offset(int64_t layer, int64_t pos) const {
+    return size_t((n_layer_ * n_ctx_ * k_width_ + (layer * n_ctx_ + pos) * v_width_) * element_bytes());
+  }
+  void release();
 
-  int64_t n_ctx_, k_width_, v_width_;
+  int64_t n_layer_, n_ctx_, k_width_, v_width_;
   tensor::TensorType type_;
-  int64_t size_ = 0;
-  std::vector<std::vector<std::byte>> k_, v_;  // per layer
+  int64_t size_ = 0, capacity_ = 0;
+  std::byte* base_ = nullptr;  // the mapping, mapped_bytes_ long (nullptr when empty)
+  size_t mapped_bytes_ = 0;
 };
 
 // One architecture's weights and forward pass (model_internal.h).
