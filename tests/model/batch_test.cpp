@@ -201,6 +201,29 @@ TEST(KvCache, HalfFloatRowsByDefaultGrowingWithUse) {
   EXPECT_TRUE(any);
 }
 
+TEST(KvCache, RowsStayInPlaceAsTheCacheGrowsAndMoveWithTheObject) {
+  Model m = Model::open(data_model("qwen2-tiny-q4_0"), {.threads = 1});
+  KvCache cache = m.new_cache();
+  const std::vector<int32_t> prompt = {1, 2, 3};
+  m.forward(cache, prompt, 0);
+  const void* k0 = cache.k(1, 0);
+  std::vector<std::byte> row(static_cast<const std::byte*>(k0),
+                             static_cast<const std::byte*>(k0) + cache.k_width() * cache.element_bytes());
+  // Growing to the whole context copies nothing: the row is where it was, unchanged.
+  std::vector<int32_t> more(size_t(cache.n_ctx() - 3), 7);
+  m.forward(cache, more, 3);
+  EXPECT_EQ(cache.capacity(), cache.n_ctx());
+  EXPECT_EQ(cache.k(1, 0), k0);
+  EXPECT_TRUE(std::equal(row.begin(), row.end(), static_cast<const std::byte*>(k0)));
+  // A moved cache keeps its rows; the moved-from one is empty.
+  KvCache moved = std::move(cache);
+  EXPECT_EQ(moved.k(1, 0), k0);
+  EXPECT_EQ(moved.size(), moved.n_ctx());
+  EXPECT_EQ(cache.size(), 0);  // NOLINT(bugprone-use-after-move): documented state
+  EXPECT_EQ(cache.capacity(), 0);
+  EXPECT_THROW(moved.reserve(moved.n_ctx() + 1), Error);
+}
+
 TEST(KvCache, F32RowsOnRequestAgreeWithF16) {
   Model half = Model::open(data_model("stories260k-f32"), {.threads = 1});
   Model full = Model::open(data_model("stories260k-f32"),
