@@ -1,7 +1,8 @@
 // inhouse bench -m MODEL [-p 512] [-n 128] [-t 2] [-r 3] [--depth D] [--json]: prefill (pp) and
 // decode (tg) speed like llama-bench — median, min and max tokens/s over repetitions — plus
 // what explains them: time to first token, the machine's memory read bandwidth, the bytes a
-// decode step reads and the resulting roofline (bandwidth / bytes per token), the KV cache
+// decode step reads and the resulting roofline (bandwidth / bytes per token; bandwidth probed
+// after each decode repetition and paired with it), the KV cache
 // size and the process's peak resident memory (weights are read from the mmap, never copied,
 // so peak RSS should stay within file size + KV cache + 10%).
 #include <algorithm>
@@ -72,6 +73,7 @@ struct BenchResult {
   uint64_t model_bytes = 0, weight_bytes_per_token = 0, kv_bytes_per_token = 0, bytes_per_token = 0;
   uint64_t kv_cache_bytes = 0, peak_rss = 0;
   double bandwidth_gb_s = 0, roofline_tps = 0, roofline_ratio = 0;
+  std::vector<double> bandwidths, ratios;  // each probe, and each tg repetition's paired ratio
 };
 
 BenchResult run_benchmark(const BenchOptions& o) {
@@ -99,6 +101,26 @@ BenchResult run_benchmark(const BenchOptions& o) {
       ttft.push_back(s * 1e3);
     }
   }
+  r.model_bytes = m.file().file_size();
+  r.kv_cache_bytes = kv_per_pos * uint64_t(n_ctx);
+  r.weight_bytes_per_token = quant::decode_weight_bytes(m.file());
+  // A decode step reads the whole cache so far; over the tg run that averages depth + n/2.
+  r.kv_bytes_per_token = kv_per_pos * uint64_t(o.depth + o.n_gen / 2);
+  r.bytes_per_token = r.weight_bytes_per_token + r.kv_bytes_per_token;
+
+  // The memory bandwidth is probed right after each decode repetition, so every tg figure is
+  // paired with the host's memory speed of the same moment (this VM's drifts by 10-30% from
+  // minute to minute); the ratio is the median of the paired ratios. The probe's buffer is
+  // left out of the peak RSS: the peak is read before each probe and reset after it.
+  uint64_t peak_rss = 0;
+  bool peak_clean = true;  // VmHWM holds no probe buffer
+  std::vector<double>& bandwidths = r.bandwidths;
+  std::vector<double>& ratios = r.ratios;
+  auto probe = [&] {
+    if (peak_clean) peak_rss = std::max(peak_rss, quant::peak_rss_bytes());
+    bandwidths.push_back(quant::measure_read_bandwidth(uint64_t(o.bw_mib) << 20, o.threads, o.bw_passes));
+    peak_clean = quant::reset_peak_rss();
+  };
   if (o.n_gen > 0) {
     if (o.depth > 0) prefill(m, cache, bench_tokens(o.depth, m.n_vocab()), 0);
     for (int rep = 0; rep < o.reps; ++rep) {
@@ -109,24 +131,23 @@ BenchResult run_benchmark(const BenchOptions& o) {
         token = model::argmax(logits);
       }
       tg.push_back(o.n_gen / seconds_since(start));
+      if (o.bw_mib > 0 && peak_clean) {  // without a peak reset, a second probe would count in the peak
+        probe();
+        ratios.push_back(tg.back() * double(r.bytes_per_token) / (bandwidths.back() * 1e9));
+      }
     }
   }
-  r.peak_rss = quant::peak_rss_bytes();  // before the bandwidth buffer inflates it
+  if (o.bw_mib > 0 && bandwidths.empty()) probe();
+  if (peak_clean) peak_rss = std::max(peak_rss, quant::peak_rss_bytes());
+  r.peak_rss = peak_rss;
   r.pp = stats_of(pp);
   r.tg = stats_of(tg);
   r.ttft_ms = stats_of(ttft);
-
-  r.model_bytes = m.file().file_size();
-  r.kv_cache_bytes = kv_per_pos * uint64_t(n_ctx);
-  r.weight_bytes_per_token = quant::decode_weight_bytes(m.file());
-  // A decode step reads the whole cache so far; over the tg run that averages depth + n/2.
-  r.kv_bytes_per_token = kv_per_pos * uint64_t(o.depth + o.n_gen / 2);
-  r.bytes_per_token = r.weight_bytes_per_token + r.kv_bytes_per_token;
-  if (o.bw_mib > 0)
-    r.bandwidth_gb_s = quant::measure_read_bandwidth(uint64_t(o.bw_mib) << 20, o.threads, o.bw_passes);
+  r.bandwidth_gb_s = stats_of(bandwidths).median;
   if (r.bandwidth_gb_s > 0 && r.bytes_per_token > 0) {
     r.roofline_tps = r.bandwidth_gb_s * 1e9 / double(r.bytes_per_token);
-    r.roofline_ratio = r.tg.median / r.roofline_tps;
+    r.roofline_ratio = !ratios.empty() && ratios.size() == tg.size() ? stats_of(ratios).median
+                                                                     : r.tg.median / r.roofline_tps;
   }
   return r;
 }
@@ -152,6 +173,8 @@ void print_json(const BenchOptions& o, const BenchResult& r) {
       {"bandwidth_gb_s", r.bandwidth_gb_s},
       {"tg_roofline_tokens_per_s", r.roofline_tps},
       {"tg_roofline_ratio", r.roofline_ratio},
+      {"bandwidth_probes_gb_s", r.bandwidths},
+      {"tg_roofline_ratio_per_rep", r.ratios},
       {"kv_cache_bytes", r.kv_cache_bytes},
       {"peak_rss_bytes", r.peak_rss},
       {"peak_rss_limit_bytes", rss_limit},
@@ -173,12 +196,13 @@ void print_text(const BenchOptions& o, const BenchResult& r) {
   std::printf("\n");
   if (o.n_prompt > 0) std::printf("time to first token (%d-token prompt): %.1f ms\n", o.n_prompt, r.ttft_ms.median);
   if (r.bandwidth_gb_s > 0)
-    std::printf("memory read bandwidth: %.2f GB/s (%d threads, %d MiB buffer, median of %d)\n", r.bandwidth_gb_s,
-                o.threads, o.bw_mib, o.bw_passes);
+    std::printf("memory read bandwidth: %.2f GB/s (%d threads, %d MiB buffer; median of %zu probe(s), each the "
+                "median of %d reads)\n", r.bandwidth_gb_s, o.threads, o.bw_mib, r.bandwidths.size(), o.bw_passes);
   std::printf("decode reads %.2f MiB/token (weights %.2f + KV %.2f)", mib(r.bytes_per_token),
               mib(r.weight_bytes_per_token), mib(r.kv_bytes_per_token));
   if (r.roofline_tps > 0)
-    std::printf(" -> roofline %.2f t/s; tg/roofline = %.2f", r.roofline_tps, r.roofline_ratio);
+    std::printf(" -> roofline %.2f t/s; tg/roofline = %.2f%s", r.roofline_tps, r.roofline_ratio,
+                r.ratios.empty() ? "" : " (median of each repetition against the probe right after it)");
   const uint64_t rss_limit = uint64_t(double(r.model_bytes + r.kv_cache_bytes) * 1.1);
   std::printf("\nKV cache: %.2f MiB; peak RSS %.2f MiB (limit file + KV + 10%% = %.2f MiB: %s)\n",
               mib(r.kv_cache_bytes), mib(r.peak_rss), mib(rss_limit), r.peak_rss <= rss_limit ? "ok" : "OVER");

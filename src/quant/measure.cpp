@@ -101,4 +101,11 @@ uint64_t decode_weight_bytes(const gguf::GgufFile& file) {
 uint64_t peak_rss_bytes() { return status_kib("VmHWM") * 1024; }
 uint64_t current_rss_bytes() { return status_kib("VmRSS") * 1024; }
 
+bool reset_peak_rss() {
+  std::ofstream out("/proc/self/clear_refs");
+  out << "5";
+  out.flush();
+  return bool(out);
+}
+
 }  // namespace inhouse::quant

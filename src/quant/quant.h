@@ -123,6 +123,9 @@ uint64_t decode_weight_bytes(const gguf::GgufFile& file);
 
 // Peak resident set size of this process (VmHWM), bytes; 0 when unknown.
 uint64_t peak_rss_bytes();
+// Resets the peak to the current resident set size (Linux /proc/self/clear_refs "5"), so a
+// measurement's own buffer can be left out of it; false when the kernel does not support it.
+bool reset_peak_rss();
 // Current resident set size (VmRSS), bytes; 0 when unknown.
 uint64_t current_rss_bytes();
 

@@ -74,11 +74,31 @@ TEST(CliSynthAndBench, BenchJsonHasEveryField) {
   EXPECT_GT(j.at("ttft_ms").at("median").get<double>(), 0.0);
   EXPECT_LT(j.at("bytes_per_token").get<uint64_t>(), j.at("model_bytes").get<uint64_t>());
   EXPECT_TRUE(j.at("peak_rss_ok").is_boolean());
+  // A bandwidth probe after each decode repetition, each paired with it; the ratio is their median.
+  const auto probes = j.at("bandwidth_probes_gb_s").get<std::vector<double>>();
+  const auto ratios = j.at("tg_roofline_ratio_per_rep").get<std::vector<double>>();
+  ASSERT_EQ(probes.size(), 2u);
+  ASSERT_EQ(ratios.size(), 2u);
+  EXPECT_DOUBLE_EQ(j.at("tg_roofline_ratio").get<double>(), (ratios[0] + ratios[1]) / 2);
+  EXPECT_DOUBLE_EQ(j.at("bandwidth_gb_s").get<double>(), (probes[0] + probes[1]) / 2);
 
   const CliResult text = run_cli({"bench", "-m", model.string(), "-p", "8", "-n", "2", "-r", "1", "--bw-mib", "8"});
   ASSERT_EQ(text.status, 0) << text.err;
   EXPECT_NE(text.out.find("| pp8 |"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("roofline"), std::string::npos) << text.out;
+  fs::remove(model);
+}
+
+TEST(CliSynthAndBench, PeakRssLeavesOutTheBandwidthProbesBuffer) {
+  const fs::path model = temp_path("tiny-rss.gguf");
+  ASSERT_EQ(run_cli({"synth", "--shape", "tiny-qwen2", "--type", "Q8_0", "-q", model.string()}).status, 0);
+  // Three probes of a 256 MiB buffer; the tiny model's run itself stays far below that.
+  const CliResult r = run_cli({"bench", "-m", model.string(), "-p", "8", "-n", "2", "-r", "3", "--bw-mib", "256",
+                               "--bw-passes", "1", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("bandwidth_probes_gb_s").size(), 3u);
+  EXPECT_LT(j.at("peak_rss_bytes").get<uint64_t>(), uint64_t(200) << 20);
   fs::remove(model);
 }
 
