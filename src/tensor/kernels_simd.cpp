@@ -836,14 +836,25 @@ HWY_INLINE int32_t Load32(const void* p) {
   return v;
 }
 
-template <int R, int NB>
-HWY_INLINE void DotTileQ4_K512(const Q4_K* const* w, const ActQ8_K* const* act, int64_t nb, float* out) {
+// The loop both 512-bit tiles share: super-blocks in order, each row prefetched ahead, then
+// block(b, s) adds super-block b's terms to the four-output float groups s.
+template <int R, int NB, class Block, class BlockTerms>
+HWY_INLINE void KTile512(const Block* const* w, int64_t nb, float* out, BlockTerms&& block) {
   using K = KOutputs<R, NB>;
   __m128 s[K::kGroups];
   for (int g = 0; g < K::kGroups; ++g) s[g] = _mm_setzero_ps();
   const int64_t pf = PrefetchDistance();
   for (int64_t b = 0; b < nb; ++b) {
-    for (int r = 0; r < R; ++r) PrefetchAhead(w[r] + b, pf, sizeof(Q4_K));
+    for (int r = 0; r < R; ++r) PrefetchAhead(w[r] + b, pf, sizeof(Block));
+    block(b, s);
+  }
+  K::Store(s, out);
+}
+
+template <int R, int NB>
+HWY_INLINE void DotTileQ4_K512(const Q4_K* const* w, const ActQ8_K* const* act, int64_t nb, float* out) {
+  using K = KOutputs<R, NB>;
+  KTile512<R, NB>(w, nb, out, [&](int64_t b, __m128* s) HWY_ATTR {
     __m128i pair_sums[NB];  // Σa per 32-element sub-block, int16
     for (int n = 0; n < NB; ++n) {
       const __m256i bs = Load256(act[n][b].bsums);
@@ -883,8 +894,7 @@ HWY_INLINE void DotTileQ4_K512(const Q4_K* const* w, const ActQ8_K* const* act, 
       const __m128 t = _mm_mul_ps(K::ActScales(act, b, g), _mm_sub_ps(_mm_mul_ps(d, sumi), _mm_mul_ps(dmin, summ)));
       s[g] = _mm_add_ps(s[g], t);
     }
-  }
-  K::Store(s, out);
+  });
 }
 
 // Q6_K: 64 bytes of low nibbles and 32 of 2-bit high parts (128 elements) -> elements 0..63
@@ -904,11 +914,7 @@ HWY_INLINE void Unpack6x128(const uint8_t* ql, const uint8_t* qh, __m512i* q) {
 template <int R, int NB>
 HWY_INLINE void DotTileQ6_K512(const Q6_K* const* w, const ActQ8_K* const* act, int64_t nb, float* out) {
   using K = KOutputs<R, NB>;
-  __m128 s[K::kGroups];
-  for (int g = 0; g < K::kGroups; ++g) s[g] = _mm_setzero_ps();
-  const int64_t pf = PrefetchDistance();
-  for (int64_t b = 0; b < nb; ++b) {
-    for (int r = 0; r < R; ++r) PrefetchAhead(w[r] + b, pf, sizeof(Q6_K));
+  KTile512<R, NB>(w, nb, out, [&](int64_t b, __m128* s) HWY_ATTR {
     __m256i bsums[NB];
     for (int n = 0; n < NB; ++n) bsums[n] = Load256(act[n][b].bsums);
     __m512i sc16[R];  // the 16 scales as int16 in the low 256 bits
@@ -944,8 +950,7 @@ HWY_INLINE void DotTileQ6_K512(const Q6_K* const* w, const ActQ8_K* const* act, 
       // d · act.d · sumi, as vec_dot_scalar.
       s[g] = _mm_add_ps(s[g], _mm_mul_ps(_mm_mul_ps(d, K::ActScales(act, b, g)), sumi));
     }
-  }
-  K::Store(s, out);
+  });
 }
 #endif  // INHOUSE_X86_512
 #endif
