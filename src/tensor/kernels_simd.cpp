@@ -385,6 +385,10 @@ inline const bool kHasGfni = [] {
   __builtin_cpu_init();
   return __builtin_cpu_supports("gfni") != 0;
 }();
+// 8x8 bit matrices for gf2p8affine (one GF(2) affine transform per byte, the matrix chosen per
+// 64-bit lane): result bits 0..3 = source bits 0..3 (kGfniLowNibble) or 4..7 (kGfniHighNibble),
+// bits 4..7 = 0.
+constexpr int64_t kGfniLowNibble = 0x0102040800000000, kGfniHighNibble = 0x1020408000000000;
 #endif
 HWY_INLINE WeightPair PrepWeightPair(const Q4_0* w) {
   // 128-bit lanes [x0, x0, x1, x1] by two broadcast loads; then the low nibbles of the even
@@ -393,10 +397,8 @@ HWY_INLINE WeightPair PrepWeightPair(const Q4_0* w) {
       _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[0].qs))), 0xFF00,
       _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[1].qs)));
 #if INHOUSE_GFNI
-  if (kHasGfni) {
-    // One GF(2) affine transform per byte, its 8x8 bit matrix chosen per 64-bit lane: result
-    // bits 0..3 = source bits 0..3 (even lanes) or 4..7 (odd lanes), bits 4..7 = 0.
-    constexpr int64_t kLow = 0x0102040800000000, kHigh = 0x1020408000000000;
+  if (kHasGfni) {  // low nibbles of the even 128-bit lanes, high nibbles of the odd ones
+    constexpr int64_t kLow = kGfniLowNibble, kHigh = kGfniHighNibble;
     const __m512i m = _mm512_setr_epi64(kLow, kLow, kHigh, kHigh, kLow, kLow, kHigh, kHigh);
     return {_mm512_gf2p8affine_epi64_epi8(x, m, 0), _mm512_setzero_si512()};
   }
@@ -753,7 +755,7 @@ HWY_INLINE __m512i DotScaled512(__m512i acc, __m512i q, __m512i a, __m512i scale
 #endif
 }
 
-// The 8 int32 lanes of acc folded to 256 bits (for SumBoth).
+// acc's 16 int32 lanes folded to 8 (lane i + lane i + 8).
 HWY_INLINE __m256i Fold512(__m512i acc) {
   return _mm256_add_epi32(_mm512_castsi512_si256(acc), _mm512_extracti64x4_epi64(acc, 1));
 }
@@ -780,8 +782,8 @@ HWY_INLINE __m512i Control512(const void* p) { return _mm512_load_si512(p); }
 HWY_INLINE __m512i NibblesLowHigh(const uint8_t* qs) {
   const __m512i x = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs)));
 #if INHOUSE_GFNI
-  if (kHasGfni) {  // the bit matrices of PrepWeightPair, one per 256-bit half
-    constexpr int64_t kLow = 0x0102040800000000, kHigh = 0x1020408000000000;
+  if (kHasGfni) {  // low nibbles in the low 256 bits, high nibbles in the high ones
+    constexpr int64_t kLow = kGfniLowNibble, kHigh = kGfniHighNibble;
     const __m512i m = _mm512_setr_epi64(kLow, kLow, kLow, kLow, kHigh, kHigh, kHigh, kHigh);
     return _mm512_gf2p8affine_epi64_epi8(x, m, 0);
   }
@@ -830,11 +832,9 @@ struct KOutputs {
     for (int o = 0; o < kOutputs; ++o) out[o] = all[o];
   }
 };
-HWY_INLINE int32_t Load32(const void* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
+
+// A Q4_K block's d and dmin halves as one 32-bit word (d in the low half).
+HWY_INLINE int ScalePair(const Q4_K& b) { return int(load_u32(reinterpret_cast<const uint8_t*>(&b.d))); }
 
 // The loop both 512-bit tiles share: super-blocks in order, each row prefetched ahead, then
 // block(b, s) adds super-block b's terms to the four-output float groups s.
@@ -854,7 +854,7 @@ HWY_INLINE void KTile512(const Block* const* w, int64_t nb, float* out, BlockTer
 template <int R, int NB>
 HWY_INLINE void DotTileQ4_K512(const Q4_K* const* w, const ActQ8_K* const* act, int64_t nb, float* out) {
   using K = KOutputs<R, NB>;
-  KTile512<R, NB>(w, nb, out, [&](int64_t b, __m128* s) HWY_ATTR {
+  KTile512<R, NB>(w, nb, out, [&](int64_t b, __m128* s) HWY_ATTR __attribute__((always_inline)) {
     __m128i pair_sums[NB];  // Σa per 32-element sub-block, int16
     for (int n = 0; n < NB; ++n) {
       const __m256i bs = Load256(act[n][b].bsums);
@@ -885,8 +885,8 @@ HWY_INLINE void DotTileQ4_K512(const Q4_K* const* w, const ActQ8_K* const* act, 
       const __m128 sumi = _mm_cvtepi32_ps(Sum4x512(sums));
       const __m128 summ = _mm_cvtepi32_ps(_mm_hadd_epi32(_mm_hadd_epi32(mins[0], mins[1]), _mm_hadd_epi32(mins[2], mins[3])));
       // d and dmin (adjacent halves at the block's start) of each lane's row.
-      const __m256 dd = _mm256_cvtph_ps(_mm_setr_epi32(Load32(&w[K::Row(g, 0)][b]), Load32(&w[K::Row(g, 1)][b]),
-                                                       Load32(&w[K::Row(g, 2)][b]), Load32(&w[K::Row(g, 3)][b])));
+      const __m256 dd = _mm256_cvtph_ps(_mm_setr_epi32(ScalePair(w[K::Row(g, 0)][b]), ScalePair(w[K::Row(g, 1)][b]),
+                                                       ScalePair(w[K::Row(g, 2)][b]), ScalePair(w[K::Row(g, 3)][b])));
       const __m128 lo = _mm256_castps256_ps128(dd), hi = _mm256_extractf128_ps(dd, 1);
       const __m128 d = _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
       const __m128 dmin = _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
@@ -914,7 +914,7 @@ HWY_INLINE void Unpack6x128(const uint8_t* ql, const uint8_t* qh, __m512i* q) {
 template <int R, int NB>
 HWY_INLINE void DotTileQ6_K512(const Q6_K* const* w, const ActQ8_K* const* act, int64_t nb, float* out) {
   using K = KOutputs<R, NB>;
-  KTile512<R, NB>(w, nb, out, [&](int64_t b, __m128* s) HWY_ATTR {
+  KTile512<R, NB>(w, nb, out, [&](int64_t b, __m128* s) HWY_ATTR __attribute__((always_inline)) {
     __m256i bsums[NB];
     for (int n = 0; n < NB; ++n) bsums[n] = Load256(act[n][b].bsums);
     __m512i sc16[R];  // the 16 scales as int16 in the low 256 bits
@@ -955,21 +955,6 @@ HWY_INLINE void DotTileQ6_K512(const Q6_K* const* w, const ActQ8_K* const* act, 
 #endif  // INHOUSE_X86_512
 #endif
 
-#if INHOUSE_X86_256
-template <class Block>
-using KTile = void (*)(const Block* const*, const ActQ8_K* const*, int64_t, float*);
-
-// The 256-bit k-quant tiles one weight row per call: sharing the activation loads between
-// rows would spill AVX2's 16 registers (measured: more instructions per block, not fewer).
-// AVX-512 runs the 512-bit tiles on all R rows at once instead.
-template <int R, int NB, class Block>
-HWY_INLINE void KQuantRows(const uint8_t* const* rows, const uint8_t* const* act, int64_t nb,
-                           float* out, KTile<Block> one_row) {
-  const auto* w = reinterpret_cast<const Block* const*>(rows);
-  const auto* a = reinterpret_cast<const ActQ8_K* const*>(act);
-  for (int r = 0; r < R; ++r) one_row(w + r, a, nb, out + r * NB);
-}
-#endif
 
 // Runs the kernel for `type` on R weight rows and NB activation rows (out[r * NB + n]); false
 // when the type has no SIMD kernel.
@@ -996,11 +981,17 @@ HWY_INLINE bool DotRows(TensorType type, const uint8_t* const* rows, const uint8
                             reinterpret_cast<const ActQ8_K* const*>(act), n / kQK_K, out);
       return true;
 #else
+    // One weight row at a time: sharing the activation loads between rows would spill the 16
+    // AVX2 registers (measured: more instructions per block, not fewer).
     case TensorType::Q4_K:
-      KQuantRows<R, NB, Q4_K>(rows, act, n / kQK_K, out, DotTileQ4_K<1, NB>);
+      for (int r = 0; r < R; ++r)
+        DotTileQ4_K<1, NB>(reinterpret_cast<const Q4_K* const*>(rows + r),
+                           reinterpret_cast<const ActQ8_K* const*>(act), n / kQK_K, out + r * NB);
       return true;
     case TensorType::Q6_K:
-      KQuantRows<R, NB, Q6_K>(rows, act, n / kQK_K, out, DotTileQ6_K<1, NB>);
+      for (int r = 0; r < R; ++r)
+        DotTileQ6_K<1, NB>(reinterpret_cast<const Q6_K* const*>(rows + r),
+                           reinterpret_cast<const ActQ8_K* const*>(act), n / kQK_K, out + r * NB);
       return true;
 #endif
 #else
@@ -1044,19 +1035,22 @@ constexpr int64_t kBatchBlock = 64;
 constexpr int64_t kRowTile = 16;
 constexpr int kGroup = 4;
 
-// Output rows o..o + R - 1 (those before oe) for activation rows b..b + NB - 1. The bounds are
-// compile-time so the stores stay plain stores (with run-time bounds GCC made them scatters).
+// Output rows ot..oe - 1 for activation rows b..b + NB - 1, R weight rows per kernel call. The
+// bounds are compile-time so the stores stay plain stores (with run-time bounds GCC made them
+// scatters).
 template <int R, int NB>
-HWY_INLINE void TileOutputs(const Matrix& w, const uint8_t* const* acts, int64_t b, int64_t o, int64_t oe,
+HWY_INLINE void TileOutputs(const Matrix& w, const uint8_t* const* acts, int64_t b, int64_t ot, int64_t oe,
                             float* y) {
-  // Past the tile's end the last row is repeated (same operations, results dropped).
-  const uint8_t* rows[R];
-  for (int r = 0; r < R; ++r) rows[r] = w.row(std::min(o + r, oe - 1));
-  float out[R * NB];
-  const bool done = DotRows<R, NB>(w.type, rows, acts, w.n_in, out);
-  for (int r = 0; r < R && o + r < oe; ++r)
-    for (int i = 0; i < NB; ++i)
-      y[(b + i) * w.n_out + o + r] = done ? out[r * NB + i] : vec_dot_scalar(w.type, rows[r], acts[i], w.n_in);
+  for (int64_t o = ot; o < oe; o += R) {
+    // Past the tile's end the last row is repeated (same operations, results dropped).
+    const uint8_t* rows[R];
+    for (int r = 0; r < R; ++r) rows[r] = w.row(std::min(o + r, oe - 1));
+    float out[R * NB];
+    const bool done = DotRows<R, NB>(w.type, rows, acts, w.n_in, out);
+    for (int r = 0; r < R && o + r < oe; ++r)
+      for (int i = 0; i < NB; ++i)
+        y[(b + i) * w.n_out + o + r] = done ? out[r * NB + i] : vec_dot_scalar(w.type, rows[r], acts[i], w.n_in);
+  }
 }
 
 void MatmulRows(const Matrix& w, int64_t o0, int64_t o1, const uint8_t* act, size_t act_bytes,
@@ -1073,15 +1067,12 @@ void MatmulRows(const Matrix& w, int64_t o0, int64_t o1, const uint8_t* act, siz
         const int group = int(std::min<int64_t>(kGroup, be - b));
         const uint8_t* acts[kGroup];
         for (int i = 0; i < group; ++i) acts[i] = act + size_t(b + i) * act_bytes;
-        const int R = group == 1 ? (wide_tile ? 8 : 4) : group == 2 ? 2 : group == 3 ? 1 : wide_tile ? 4 : 2;
-        for (int64_t o = ot; o < oe; o += R) {
-          if (group == 1 && wide_tile) TileOutputs<8, 1>(w, acts, b, o, oe, y);
-          else if (group == 1) TileOutputs<4, 1>(w, acts, b, o, oe, y);
-          else if (group == 2) TileOutputs<2, 2>(w, acts, b, o, oe, y);
-          else if (group == 3) TileOutputs<1, 3>(w, acts, b, o, oe, y);
-          else if (wide_tile) TileOutputs<4, 4>(w, acts, b, o, oe, y);
-          else TileOutputs<2, 4>(w, acts, b, o, oe, y);
-        }
+        if (group == 1 && wide_tile) TileOutputs<8, 1>(w, acts, b, ot, oe, y);
+        else if (group == 1) TileOutputs<4, 1>(w, acts, b, ot, oe, y);
+        else if (group == 2) TileOutputs<2, 2>(w, acts, b, ot, oe, y);
+        else if (group == 3) TileOutputs<1, 3>(w, acts, b, ot, oe, y);
+        else if (wide_tile) TileOutputs<4, 4>(w, acts, b, ot, oe, y);
+        else TileOutputs<2, 4>(w, acts, b, ot, oe, y);
       }
     }
   }
