@@ -142,20 +142,20 @@ void BM_DecodeForwardBatch(benchmark::State& state) {
 
 // A/B of kernel settings on a noisy machine: one decode run alternates the settings token by
 // token, so host noise that drifts over seconds hits them all alike, and reports the median ms
-// per token of each. INHOUSE_BENCH_TUNING="prefetch_bytes:chunks_per_thread[:TARGET],..."
-// (default "0:0,4096:16": both off against the defaults; TARGET forces a SIMD target such as
+// per token of each. INHOUSE_BENCH_TUNING="prefetch_tiles:chunks_per_thread[:TARGET],..."
+// (default "0:0,1:16": both off against the defaults; TARGET forces a SIMD target such as
 // AVX2, default the best); INHOUSE_BENCH_TOKENS (default 120).
 struct BenchSetting {
   inhouse::tensor::KernelTuning tuning;
   std::string target;
   std::string name() const {
-    return "pf" + std::to_string(tuning.prefetch_bytes) + "_cpt" + std::to_string(tuning.chunks_per_thread) +
+    return "pf" + std::to_string(tuning.prefetch_tiles) + "_cpt" + std::to_string(tuning.chunks_per_thread) +
            (target.empty() ? "" : "_" + target) + "_ms";
   }
 };
 std::vector<BenchSetting> tuning_settings() {
   const char* env = std::getenv("INHOUSE_BENCH_TUNING");
-  std::stringstream list(env && *env ? env : "0:0,4096:16");
+  std::stringstream list(env && *env ? env : "0:0,1:16");
   std::vector<BenchSetting> out;
   for (std::string item; std::getline(list, item, ',');) {
     std::stringstream fields(item);
@@ -164,7 +164,7 @@ std::vector<BenchSetting> tuning_settings() {
     std::getline(fields, chunks, ':');
     std::getline(fields, target);
     BenchSetting b;
-    b.tuning.prefetch_bytes = std::atoll(prefetch.c_str());
+    b.tuning.prefetch_tiles = std::atoi(prefetch.c_str());
     b.tuning.chunks_per_thread = std::atoi(chunks.c_str());
     b.target = target;
     out.push_back(b);

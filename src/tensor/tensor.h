@@ -105,10 +105,11 @@ void set_simd_target(std::string_view name);
 // BM_DecodeTuningAB alternates them token by token). The defaults are the measured best on
 // the 2-core AVX-512 VM (docs/performance.md). Not thread-safe: set between forward passes.
 struct KernelTuning {
-  // Software prefetch: how many bytes ahead of the block being multiplied each weight row is
-  // requested. The hardware prefetchers stop at each 4 KiB page of the mapped file; these
-  // requests cross them. 0 turns it off.
-  int64_t prefetch_bytes = 4096;
+  // Software prefetch: while a kernel call multiplies a tile of weight rows, each row asks for
+  // the same place this many tiles further on, in the rows the next calls multiply (the
+  // hardware prefetchers stop at each 4 KiB page of the mapped file; these requests cross
+  // them, and the next tile is in cache when its call starts). 0 turns it off.
+  int prefetch_tiles = 1;
   // matmul hands out output rows in about this many chunks per thread (at least 16 rows
   // each), so a descheduled thread delays a job by one chunk, not half of it. 0: one chunk
   // per thread.

@@ -159,13 +159,13 @@ TEST_P(SimdKernels, MatmulDoesNotDependOnTuning) {
     set_simd_target(target);
     for (int64_t n_batch : {1, 5}) {
       std::vector<float> want(size_t(n_out * n_batch));
-      set_kernel_tuning({.prefetch_bytes = 0, .chunks_per_thread = 0});
+      set_kernel_tuning({.prefetch_tiles = 0, .chunks_per_thread = 0});
       matmul(w.m, x.data(), n_batch, want.data(), three);
-      for (KernelTuning k : {KernelTuning{}, KernelTuning{64, 1}, KernelTuning{1 << 20, 1000}}) {
+      for (KernelTuning k : {KernelTuning{}, KernelTuning{2, 1}, KernelTuning{1000, 1000}}) {
         set_kernel_tuning(k);
         std::vector<float> y(want.size());
         matmul(w.m, x.data(), n_batch, y.data(), three);
-        ASSERT_EQ(y, want) << target << " n_batch=" << n_batch << " prefetch " << k.prefetch_bytes
+        ASSERT_EQ(y, want) << target << " n_batch=" << n_batch << " prefetch " << k.prefetch_tiles
                            << " chunks " << k.chunks_per_thread;
       }
     }
