@@ -7,6 +7,8 @@
 //   BM_KernelL2        one thread on an L2-resident matrix, rates from CPU time: the kernels'
 //                      compute ceiling, robust to a loaded machine.
 //   BM_FloatOp         silu / softmax / rms_norm / dot_f32 rows; items_per_second = elements.
+//   BM_AttentionGroup  one decode step's attention for one GQA group (6 query heads, head
+//                      dim 128) over N cached f16 rows, one thread; a 1.5B decode step runs 56.
 //   BM_Prefill         512 activation rows; items_per_second = rows (tokens) per second, the
 //                      FLOPS counter = 2 * n_in * n_out * 512 per iteration.
 // Each runs with the best SIMD target, AVX2 (where the best is wider) and SCALAR (the portable
@@ -175,6 +177,30 @@ void BM_FloatOp(benchmark::State& state, std::string op, std::string target) {
   tensor::set_simd_target("");
 }
 
+// One GQA group of a decode step at context depth n_kv: 6 query heads over one KV head's f16
+// rows (row stride 2 heads x 128, as the 1.5B model's cache), one thread. items = cached rows.
+void BM_AttentionGroup(benchmark::State& state, std::string target) {
+  tensor::set_simd_target(target);
+  constexpr int64_t kHeads = 6, kDim = 128, kStride = 2 * kDim;
+  const int64_t n_kv = state.range(0);
+  std::mt19937 rng(5);
+  std::normal_distribution<float> dist;
+  std::vector<uint16_t> k(size_t(n_kv * kStride)), v(k.size());
+  for (auto& h : k) h = tensor::fp32_to_fp16(dist(rng));
+  for (auto& h : v) h = tensor::fp32_to_fp16(dist(rng));
+  std::vector<float> q(size_t(kHeads * kDim)), out(q.size());
+  for (float& x : q) x = dist(rng);
+  std::vector<float> scratch(size_t(kHeads * tensor::attention_scratch_floats(n_kv, kDim)));
+  for (auto _ : state) {
+    tensor::cached_attention_heads(TensorType::F16, q.data(), kDim, kHeads, k.data(), kStride, v.data(),
+                                   kStride, n_kv, kDim, kDim, 0.088f, out.data(), kDim, scratch.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(int64_t(state.iterations()) * n_kv);
+  state.SetLabel(tensor::simd_target());
+  tensor::set_simd_target("");
+}
+
 int register_all() {
   const std::string best = tensor::simd_targets().front();
   for (const std::string& target : {best, std::string("SCALAR")})
@@ -182,6 +208,9 @@ int register_all() {
       benchmark::RegisterBenchmark(("BM_FloatOp/" + std::string(op) + "/" + target).c_str(),
                                    BM_FloatOp, std::string(op), target)
           ->Unit(benchmark::kMicrosecond)->UseRealTime();
+  for (const std::string& target : {best, std::string("SCALAR")})
+    benchmark::RegisterBenchmark(("BM_AttentionGroup/" + target).c_str(), BM_AttentionGroup, target)
+        ->Arg(512)->Arg(2048)->Arg(8192)->Unit(benchmark::kMicrosecond);
   // AVX2 (256-bit kernels) as well where the best target is wider, for A/B ratios.
   std::vector<std::string> targets = {best, "SCALAR"};
   const auto all = tensor::simd_targets();
