@@ -46,18 +46,26 @@ void axpy(float* y, const T* v, float a, int64_t n) {  // y += a * v
 float dot_f16_loop(const float* q, const uint16_t* k, int64_t n) { return dot<uint16_t>(q, k, n); }
 void axpy_f16_loop(float* y, const uint16_t* v, float a, int64_t n) { axpy<uint16_t>(y, v, a, n); }
 
-// out[j] = q · row j, and y += Σ_j a[j]·row j in order of j, for `rows` rows `stride` apart.
-void dots(const float* q, const float* k, int64_t stride, int64_t rows, int64_t n, float* out) {
-  for (int64_t j = 0; j < rows; ++j) out[j] = dot(q, k + j * stride, n);
+// For heads h < n_heads (query q + h * q_stride): out[h * out_stride + j] = q_h · row j; and
+// y_h += Σ_j a_h[j]·row j in order of j (y_h = y + h * y_stride, a_h = a + h * a_stride), for
+// `rows` rows `stride` apart.
+void dots(const float* q, int64_t q_stride, int64_t n_heads, const float* k, int64_t stride, int64_t rows,
+          int64_t n, float* out, int64_t out_stride) {
+  for (int64_t h = 0; h < n_heads; ++h)
+    for (int64_t j = 0; j < rows; ++j) out[h * out_stride + j] = dot(q + h * q_stride, k + j * stride, n);
 }
-void dots(const float* q, const uint16_t* k, int64_t stride, int64_t rows, int64_t n, float* out) {
-  simd::dot_f16_rows(q, k, stride, rows, n, out);
+void dots(const float* q, int64_t q_stride, int64_t n_heads, const uint16_t* k, int64_t stride, int64_t rows,
+          int64_t n, float* out, int64_t out_stride) {
+  simd::dot_f16_heads(q, q_stride, n_heads, k, stride, rows, n, out, out_stride);
 }
-void axpys(float* y, const float* v, int64_t stride, const float* a, int64_t rows, int64_t n) {
-  for (int64_t j = 0; j < rows; ++j) axpy(y, v + j * stride, a[j], n);
+void axpys(float* y, int64_t y_stride, int64_t n_heads, const float* v, int64_t stride, const float* a,
+           int64_t a_stride, int64_t rows, int64_t n) {
+  for (int64_t h = 0; h < n_heads; ++h)
+    for (int64_t j = 0; j < rows; ++j) axpy(y + h * y_stride, v + j * stride, a[h * a_stride + j], n);
 }
-void axpys(float* y, const uint16_t* v, int64_t stride, const float* a, int64_t rows, int64_t n) {
-  simd::axpy_f16_rows(y, v, stride, a, rows, n);
+void axpys(float* y, int64_t y_stride, int64_t n_heads, const uint16_t* v, int64_t stride, const float* a,
+           int64_t a_stride, int64_t rows, int64_t n) {
+  simd::axpy_f16_heads(y, y_stride, n_heads, v, stride, a, a_stride, rows, n);
 }
 
 // In place, max-subtracted; the sum is kept in double as ggml's soft_max does.
@@ -71,6 +79,17 @@ void softmax_f32(float* x, int64_t n) {
   }
   const float inv = float(1.0 / sum);
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+// Each score row scaled, softmaxed, and rounded to f16 where it meets f16 value rows.
+void attention_probs_loop(float* p, int64_t stride, int64_t n_heads, int64_t n, float scale, bool round_f16) {
+  for (int64_t h = 0; h < n_heads; ++h) {
+    float* ph = p + h * stride;
+    for (int64_t j = 0; j < n; ++j) ph[j] *= scale;
+    softmax_f32(ph, n);
+    if (round_f16)
+      for (int64_t j = 0; j < n; ++j) ph[j] = meet(ph[j], uint16_t{});
+  }
 }
 
 // Cached rows per pass over the heads of a group: a block of rows (256 x 128 f16 keys = 64 KiB)
@@ -91,20 +110,13 @@ void attention_heads(const float* q, int64_t q_stride, int64_t n_heads, const T*
     for (int64_t i = 0; i < head_dim_k; ++i) q_row(h)[i] = meet(q[h * q_stride + i], T{});
   for (int64_t j0 = 0; j0 < n_kv; j0 += kRowBlock) {
     const int64_t rows = std::min(kRowBlock, n_kv - j0);
-    for (int64_t h = 0; h < n_heads; ++h)
-      dots(q_row(h), k + j0 * k_stride, k_stride, rows, head_dim_k, p(h) + j0);
+    dots(q_row(0), per_head, n_heads, k + j0 * k_stride, k_stride, rows, head_dim_k, p(0) + j0, per_head);
   }
-  for (int64_t h = 0; h < n_heads; ++h) {
-    float* ph = p(h);
-    for (int64_t j = 0; j < n_kv; ++j) ph[j] *= scale;
-    softmax_f32(ph, n_kv);
-    for (int64_t j = 0; j < n_kv; ++j) ph[j] = meet(ph[j], T{});  // as the value rows see it
-    std::fill_n(out + h * out_stride, head_dim_v, 0.0f);
-  }
+  simd::attention_probs(p(0), per_head, n_heads, n_kv, scale, std::is_same_v<T, uint16_t>);
+  for (int64_t h = 0; h < n_heads; ++h) std::fill_n(out + h * out_stride, head_dim_v, 0.0f);
   for (int64_t j0 = 0; j0 < n_kv; j0 += kRowBlock) {
     const int64_t rows = std::min(kRowBlock, n_kv - j0);
-    for (int64_t h = 0; h < n_heads; ++h)
-      axpys(out + h * out_stride, v + j0 * v_stride, v_stride, p(h) + j0, rows, head_dim_v);
+    axpys(out, out_stride, n_heads, v + j0 * v_stride, v_stride, p(0) + j0, per_head, rows, head_dim_v);
   }
 }
 
@@ -112,6 +124,9 @@ void attention_heads(const float* q, int64_t q_stride, int64_t n_heads, const T*
 
 float simd::ref::dot_f16(const float* q, const uint16_t* k, int64_t n) { return dot_f16_loop(q, k, n); }
 void simd::ref::axpy_f16(float* y, const uint16_t* v, float a, int64_t n) { axpy_f16_loop(y, v, a, n); }
+void simd::ref::attention_probs(float* p, int64_t stride, int64_t n_heads, int64_t n, float scale, bool round_f16) {
+  attention_probs_loop(p, stride, n_heads, n, scale, round_f16);
+}
 
 bool is_kv_type(TensorType t) { return t == TensorType::F16 || t == TensorType::F32; }
 

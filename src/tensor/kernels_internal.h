@@ -40,6 +40,19 @@ void dot_f16_rows(const float* q, const uint16_t* k, int64_t k_stride, int64_t n
                   float* out);
 void axpy_f16_rows(float* y, const uint16_t* v, int64_t v_stride, const float* a, int64_t n_rows,
                    int64_t n);
+// The same for n_heads queries over the same rows (a GQA group): head h's query at
+// q + h * q_stride, its dots at out + h * out_stride; its weights at a + h * a_stride, its y at
+// y + h * y_stride. Bit for bit dot_f16_rows / axpy_f16_rows per head; each row is loaded and
+// converted once for all heads.
+void dot_f16_heads(const float* q, int64_t q_stride, int64_t n_heads, const uint16_t* k, int64_t k_stride,
+                   int64_t n_rows, int64_t n, float* out, int64_t out_stride);
+void axpy_f16_heads(float* y, int64_t y_stride, int64_t n_heads, const uint16_t* v, int64_t v_stride,
+                    const float* a, int64_t a_stride, int64_t n_rows, int64_t n);
+// The attention weights of n_heads score rows (row h at p + h * stride, n scores): each score
+// times scale, then softmax (max-subtracted, std::exp, the sum in double as ggml's soft_max),
+// then, with round_f16, rounded to f16 as they meet f16 value rows. The SIMD version gives the
+// loop's results bit for bit (a NaN score may come out as another NaN).
+void attention_probs(float* p, int64_t stride, int64_t n_heads, int64_t n, float scale, bool round_f16);
 
 // The plain loops (ops.cpp, vec_dot.cpp, attention.cpp): the reference the SIMD versions are tested against.
 namespace ref {
@@ -52,6 +65,7 @@ void rms_norm(const float* x, const float* weight, float* out, int64_t n, float 
 void softmax(float* x, int64_t n);
 float dot_f16(const float* q, const uint16_t* k, int64_t n);
 void axpy_f16(float* y, const uint16_t* v, float a, int64_t n);
+void attention_probs(float* p, int64_t stride, int64_t n_heads, int64_t n, float scale, bool round_f16);
 }  // namespace ref
 
 }  // namespace inhouse::tensor::simd

@@ -21,6 +21,7 @@
 #endif
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdlib>
@@ -1301,6 +1302,226 @@ void AxpyF16Rows(float* y, const uint16_t* v, int64_t v_stride, const float* a, 
     for (int64_t j = 0; j < n_rows; ++j) AxpyF16Row(y + i, v + j * v_stride + i, a[j], n - i);
 }
 
+// Several query heads over the same f16 rows (a GQA group): each row is loaded and converted
+// once for all heads instead of once per head, and the dot products' horizontal sums run 16 at
+// a time. Every head's result is DotF16Rows' / AxpyF16Rows' bit for bit: the same 8 partial
+// sums per dot (two rows side by side in one 512-bit vector), added in lane order from 0.0f;
+// the same y + a·v per element in row order.
+#if INHOUSE_X86_512
+// Cached rows are requested this many rows ahead (KV rows from DRAM: one decode step reads each
+// layer's cache once, with a stride of all KV heads).
+constexpr int64_t kCachePrefetchRows = 96;
+
+// 16 sums of 8 lanes, each 0.0f + lane 0 + ... + lane 7 in that order: acc[i]'s lower half is
+// sum i, its upper half sum 8 + i. An 8x8 transpose of both halves at once, then 8 adds.
+HWY_INLINE __m512 LaneOrderSums16(const __m512* acc) {
+  __m512 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm512_unpacklo_ps(acc[i], acc[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(acc[i], acc[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+    u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+    u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  // Lane l of every input, within each 256-bit half: 128-bit lanes [u_a.0, u_b.0, u_a.2, u_b.2]
+  // for l < 4, [u_a.1, u_b.1, u_a.3, u_b.3] for l >= 4.
+  const __m512i lo = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
+  const __m512i hi = _mm512_setr_epi32(4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+  __m512 sum = _mm512_setzero_ps();
+  for (int l = 0; l < 4; ++l) sum = _mm512_add_ps(sum, _mm512_permutex2var_ps(u[l], lo, u[l + 4]));
+  for (int l = 0; l < 4; ++l) sum = _mm512_add_ps(sum, _mm512_permutex2var_ps(u[l], hi, u[l + 4]));
+  return sum;
+}
+
+// HB heads x RB rows (HB * RB = 16): out[h * out_stride + r] = q_h · row r, n a multiple of 8.
+template <int HB, int RB>
+HWY_INLINE void DotF16HeadsTile(const float* q, int64_t q_stride, const uint16_t* k, int64_t k_stride,
+                                int64_t n, float* out, int64_t out_stride) {
+  static_assert(HB * RB == 16);
+  constexpr int P = RB / 2;  // row pairs
+  __m512 acc[HB * P];        // acc[h * P + p]: rows 2p (lower half) and 2p + 1 (upper) of head h
+  for (auto& a : acc) a = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += 8) {
+    __m512 kv[P];
+    for (int p = 0; p < P; ++p) {
+      const __m128i r0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(k + 2 * p * k_stride + i));
+      const __m128i r1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(k + (2 * p + 1) * k_stride + i));
+      kv[p] = _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(r0), r1, 1));
+    }
+    for (int h = 0; h < HB; ++h) {
+      const __m512 qv = _mm512_broadcast_f32x8(_mm256_loadu_ps(q + h * q_stride + i));
+      for (int p = 0; p < P; ++p) acc[h * P + p] = _mm512_add_ps(acc[h * P + p], _mm512_mul_ps(qv, kv[p]));
+    }
+  }
+  // Sum lane k < 8 is (head k / P, row 2 (k % P)), lane 8 + k the row after it; reordered to
+  // lane h * RB + r and stored RB lanes per head.
+  alignas(64) static constexpr auto kOrder = [] {
+    std::array<int32_t, 16> idx{};
+    for (int d = 0; d < 16; ++d) {
+      const int h = d / RB, r = d % RB;
+      idx[size_t(d)] = (r % 2 ? 8 : 0) + h * P + r / 2;
+    }
+    return idx;
+  }();
+  const __m512 sums = _mm512_permutexvar_ps(_mm512_load_si512(kOrder.data()), LaneOrderSums16(acc));
+  for (int h = 0; h < HB; ++h)
+    _mm512_mask_storeu_ps(out + h * out_stride - h * RB, __mmask16(((1u << RB) - 1) << (h * RB)), sums);
+}
+
+// Heads in passes of 4 (4 rows per tile), then 2 (8 rows), then 1 (16 rows).
+template <int HB>
+HWY_INLINE int64_t DotF16HeadsPass(const float* q, int64_t q_stride, const uint16_t* k, int64_t k_stride,
+                                   int64_t n_rows, int64_t n, float* out, int64_t out_stride) {
+  constexpr int RB = 16 / HB;
+  int64_t j = 0;
+  for (; j + RB <= n_rows; j += RB) {
+    for (int64_t r = 0; r < RB; ++r) PrefetchAhead(k + (j + r) * k_stride, kCachePrefetchRows * k_stride * 2, int(n * 2));
+    DotF16HeadsTile<HB, RB>(q, q_stride, k + j * k_stride, k_stride, n, out + j, out_stride);
+  }
+  return j;
+}
+#endif
+
+void DotF16Heads(const float* q, int64_t q_stride, int64_t n_heads, const uint16_t* k, int64_t k_stride,
+                 int64_t n_rows, int64_t n, float* out, int64_t out_stride) {
+  int64_t h = 0;
+#if INHOUSE_X86_512
+  if (n % 8 == 0) {
+    auto pass = [&](auto heads) {
+      constexpr int HB = decltype(heads)::value;
+      for (; h + HB <= n_heads; h += HB) {
+        const int64_t done = DotF16HeadsPass<HB>(q + h * q_stride, q_stride, k, k_stride, n_rows, n,
+                                                 out + h * out_stride, out_stride);
+        for (int64_t i = 0; i < HB; ++i)  // the rows past the last whole tile
+          DotF16Rows(q + (h + i) * q_stride, k + done * k_stride, k_stride, n_rows - done, n,
+                     out + (h + i) * out_stride + done);
+      }
+    };
+    pass(std::integral_constant<int, 4>());
+    pass(std::integral_constant<int, 2>());
+    pass(std::integral_constant<int, 1>());
+  }
+#endif
+  for (; h < n_heads; ++h) DotF16Rows(q + h * q_stride, k, k_stride, n_rows, n, out + h * out_stride);
+}
+
+#if INHOUSE_X86_512
+// HB heads, 32 elements of y each (two vectors) in registers across all rows.
+template <int HB>
+HWY_INLINE void AxpyF16HeadsChunk(float* y, int64_t y_stride, const uint16_t* v, int64_t v_stride,
+                                  const float* a, int64_t a_stride, int64_t n_rows) {
+  __m512 acc[HB][2];
+  for (int h = 0; h < HB; ++h)
+    for (int c = 0; c < 2; ++c) acc[h][c] = _mm512_loadu_ps(y + h * y_stride + 16 * c);
+  for (int64_t j = 0; j < n_rows; ++j) {
+    const uint16_t* row = v + j * v_stride;
+    PrefetchAhead(row, kCachePrefetchRows * v_stride * 2, 64);
+    const __m512 v0 = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row)));
+    const __m512 v1 = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 16)));
+    for (int h = 0; h < HB; ++h) {
+      const __m512 aj = _mm512_set1_ps(a[h * a_stride + j]);
+      acc[h][0] = _mm512_add_ps(acc[h][0], _mm512_mul_ps(aj, v0));
+      acc[h][1] = _mm512_add_ps(acc[h][1], _mm512_mul_ps(aj, v1));
+    }
+  }
+  for (int h = 0; h < HB; ++h)
+    for (int c = 0; c < 2; ++c) _mm512_storeu_ps(y + h * y_stride + 16 * c, acc[h][c]);
+}
+
+template <int HB>
+HWY_INLINE void AxpyF16HeadsAll(float* y, int64_t y_stride, const uint16_t* v, int64_t v_stride,
+                                const float* a, int64_t a_stride, int64_t n_rows, int64_t n) {
+  for (int64_t i = 0; i < n; i += 32) AxpyF16HeadsChunk<HB>(y + i, y_stride, v + i, v_stride, a, a_stride, n_rows);
+}
+#endif
+
+void AxpyF16Heads(float* y, int64_t y_stride, int64_t n_heads, const uint16_t* v, int64_t v_stride,
+                  const float* a, int64_t a_stride, int64_t n_rows, int64_t n) {
+  int64_t h = 0;
+#if INHOUSE_X86_512
+  if (n % 32 == 0) {
+    // Up to 8 heads per pass (16 accumulators).
+    for (; h < n_heads; h += 8) {
+      float* yh = y + h * y_stride;
+      const float* ah = a + h * a_stride;
+      switch (std::min<int64_t>(8, n_heads - h)) {
+        case 1: AxpyF16HeadsAll<1>(yh, y_stride, v, v_stride, ah, a_stride, n_rows, n); break;
+        case 2: AxpyF16HeadsAll<2>(yh, y_stride, v, v_stride, ah, a_stride, n_rows, n); break;
+        case 3: AxpyF16HeadsAll<3>(yh, y_stride, v, v_stride, ah, a_stride, n_rows, n); break;
+        case 4: AxpyF16HeadsAll<4>(yh, y_stride, v, v_stride, ah, a_stride, n_rows, n); break;
+        case 5: AxpyF16HeadsAll<5>(yh, y_stride, v, v_stride, ah, a_stride, n_rows, n); break;
+        case 6: AxpyF16HeadsAll<6>(yh, y_stride, v, v_stride, ah, a_stride, n_rows, n); break;
+        case 7: AxpyF16HeadsAll<7>(yh, y_stride, v, v_stride, ah, a_stride, n_rows, n); break;
+        default: AxpyF16HeadsAll<8>(yh, y_stride, v, v_stride, ah, a_stride, n_rows, n); break;
+      }
+    }
+    return;
+  }
+#endif
+  for (; h < n_heads; ++h) AxpyF16Rows(y + h * y_stride, v, v_stride, a + h * a_stride, n_rows, n);
+}
+
+// x rounded to the nearest f16 (ties to even) and back, as fp32_to_fp16 / fp16_to_fp32: the
+// F16C conversions on x86 (the same IEEE rounding), the scalar functions elsewhere.
+HWY_INLINE void RoundToF16(float* x, int64_t n) {
+  int64_t i = 0;
+#if INHOUSE_X86_512
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps(x + i, _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT)));
+#elif INHOUSE_X86_256
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(x + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT)));
+#endif
+  for (; i < n; ++i) x[i] = fp16_to_fp32(fp32_to_fp16(x[i]));
+}
+
+// The loop's operations per score in vectors, except std::exp and the double sum, which stay
+// scalar and in order (they fix the result's bits); up to 16 heads' exp-and-sum chains run
+// interleaved so their dependent double adds overlap.
+void AttentionProbs(float* p, int64_t stride, int64_t n_heads, int64_t n, float scale, bool round_f16) {
+  const DFull d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  constexpr int64_t kHeads = 16;
+  for (int64_t h0 = 0; h0 < n_heads; h0 += kHeads) {
+    const int64_t heads = std::min(kHeads, n_heads - h0);
+    float* rows[kHeads];
+    float max[kHeads];
+    double sum[kHeads];
+    for (int64_t h = 0; h < heads; ++h) {
+      float* ph = rows[h] = p + (h0 + h) * stride;
+      const auto vs = hn::Set(d, scale);
+      auto vmax = hn::Set(d, -INFINITY);  // NaN scores skipped, as std::fmax does
+      int64_t i = 0;
+      for (; i + N <= n; i += N) {
+        const auto x = hn::Mul(hn::LoadU(d, ph + i), vs);
+        hn::StoreU(x, d, ph + i);
+        vmax = hn::IfThenElse(hn::IsNaN(x), vmax, hn::Max(vmax, x));
+      }
+      float m = hn::GetLane(hn::MaxOfLanes(d, vmax));
+      for (; i < n; ++i) m = std::fmax(m, ph[i] *= scale);
+      max[h] = m;
+      sum[h] = 0.0;
+    }
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t h = 0; h < heads; ++h) {
+        rows[h][j] = std::exp(rows[h][j] - max[h]);
+        sum[h] += rows[h][j];
+      }
+    for (int64_t h = 0; h < heads; ++h) {
+      float* ph = rows[h];
+      const float inv = float(1.0 / sum[h]);
+      const auto vinv = hn::Set(d, inv);
+      int64_t i = 0;
+      for (; i + N <= n; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, ph + i), vinv), d, ph + i);
+      for (; i < n; ++i) ph[i] *= inv;
+      if (round_f16) RoundToF16(ph, n);
+    }
+  }
+}
+
 #else
 float DotF16Row(const float* q, const uint16_t* k, int64_t n) { return simd::ref::dot_f16(q, k, n); }
 void AxpyF16Row(float* y, const uint16_t* v, float a, int64_t n) { simd::ref::axpy_f16(y, v, a, n); }
@@ -1311,6 +1532,17 @@ void DotF16Rows(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_r
 void AxpyF16Rows(float* y, const uint16_t* v, int64_t v_stride, const float* a, int64_t n_rows,
                  int64_t n) {
   for (int64_t j = 0; j < n_rows; ++j) simd::ref::axpy_f16(y, v + j * v_stride, a[j], n);
+}
+void DotF16Heads(const float* q, int64_t q_stride, int64_t n_heads, const uint16_t* k, int64_t k_stride,
+                 int64_t n_rows, int64_t n, float* out, int64_t out_stride) {
+  for (int64_t h = 0; h < n_heads; ++h) DotF16Rows(q + h * q_stride, k, k_stride, n_rows, n, out + h * out_stride);
+}
+void AxpyF16Heads(float* y, int64_t y_stride, int64_t n_heads, const uint16_t* v, int64_t v_stride,
+                  const float* a, int64_t a_stride, int64_t n_rows, int64_t n) {
+  for (int64_t h = 0; h < n_heads; ++h) AxpyF16Rows(y + h * y_stride, v, v_stride, a + h * a_stride, n_rows, n);
+}
+void AttentionProbs(float* p, int64_t stride, int64_t n_heads, int64_t n, float scale, bool round_f16) {
+  simd::ref::attention_probs(p, stride, n_heads, n, scale, round_f16);
 }
 void SiluRow(float* x, int64_t n) { simd::ref::silu(x, n); }
 void MulRow(float* y, const float* x, int64_t n) { simd::ref::mul(y, x, n); }
@@ -1345,6 +1577,9 @@ HWY_EXPORT(DotF16Row);
 HWY_EXPORT(AxpyF16Row);
 HWY_EXPORT(DotF16Rows);
 HWY_EXPORT(AxpyF16Rows);
+HWY_EXPORT(DotF16Heads);
+HWY_EXPORT(AxpyF16Heads);
+HWY_EXPORT(AttentionProbs);
 
 namespace simd {
 
@@ -1379,6 +1614,17 @@ void dot_f16_rows(const float* q, const uint16_t* k, int64_t k_stride, int64_t n
 void axpy_f16_rows(float* y, const uint16_t* v, int64_t v_stride, const float* a, int64_t n_rows,
                    int64_t n) {
   HWY_DYNAMIC_DISPATCH(AxpyF16Rows)(y, v, v_stride, a, n_rows, n);
+}
+void dot_f16_heads(const float* q, int64_t q_stride, int64_t n_heads, const uint16_t* k, int64_t k_stride,
+                   int64_t n_rows, int64_t n, float* out, int64_t out_stride) {
+  HWY_DYNAMIC_DISPATCH(DotF16Heads)(q, q_stride, n_heads, k, k_stride, n_rows, n, out, out_stride);
+}
+void axpy_f16_heads(float* y, int64_t y_stride, int64_t n_heads, const uint16_t* v, int64_t v_stride,
+                    const float* a, int64_t a_stride, int64_t n_rows, int64_t n) {
+  HWY_DYNAMIC_DISPATCH(AxpyF16Heads)(y, y_stride, n_heads, v, v_stride, a, a_stride, n_rows, n);
+}
+void attention_probs(float* p, int64_t stride, int64_t n_heads, int64_t n, float scale, bool round_f16) {
+  HWY_DYNAMIC_DISPATCH(AttentionProbs)(p, stride, n_heads, n, scale, round_f16);
 }
 
 }  // namespace simd

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 
@@ -214,6 +215,72 @@ TEST(SimdOps, F16RowKernelsEqualRowByRow) {
           simd::axpy_f16(y.data(), rows.data() + j * stride, a[size_t(j)], n);
         }
         ASSERT_EQ(y_rows, y) << target << " n=" << n << " rows=" << n_rows;
+      }
+    }
+  }
+}
+
+// The many-head f16 kernels equal the one-head ones per head, bit for bit, on every target:
+// head counts around the 4/2/1-head passes, row counts around their 4/8/16-row tiles, widths
+// that do and do not take the wide path. Head 1's query is zero and row 2's keys negative, so
+// a dot of only -0 products occurs (it must come out +0, as the lane-order sum from 0.0f).
+TEST(SimdOps, F16HeadKernelsEqualPerHead) {
+  TargetGuard guard;
+  for (const auto& target : simd_targets()) {
+    set_simd_target(target);
+    for (int64_t n : {8, 13, 32, 128, 576}) {
+      for (int64_t n_heads : {1, 2, 3, 6, 7, 9}) {
+        for (int64_t n_rows : {1, 4, 9, 16, 23}) {
+          const int64_t stride = n + 3, q_stride = n + 1, out_stride = n_rows + 2;
+          auto q = inputs(n_heads * q_stride, 40, 2.0f), a = inputs(n_heads * out_stride, 41, 1.0f);
+          auto y0 = inputs(n_heads * q_stride, 42, 1.0f), raw = inputs(n_rows * stride, 43, 3.0f);
+          if (n_heads > 1) std::fill_n(q.begin() + q_stride, n, 0.0f);
+          if (n_rows > 2)
+            for (int64_t i = 0; i < n; ++i) raw[size_t(2 * stride + i)] = -std::fabs(raw[size_t(2 * stride + i)]) - 0.5f;
+          std::vector<uint16_t> rows(raw.size());
+          store_kv_row(TensorType::F16, raw.data(), rows.data(), int64_t(raw.size()));
+          std::vector<float> dots(size_t(n_heads * out_stride), -1.0f);
+          simd::dot_f16_heads(q.data(), q_stride, n_heads, rows.data(), stride, n_rows, n, dots.data(), out_stride);
+          auto y = y0, y_heads = y0;
+          simd::axpy_f16_heads(y_heads.data(), q_stride, n_heads, rows.data(), stride, a.data(), out_stride,
+                               n_rows, n);
+          const std::string where = target + " n=" + std::to_string(n) + " heads=" + std::to_string(n_heads) +
+                                    " rows=" + std::to_string(n_rows);
+          for (int64_t h = 0; h < n_heads; ++h) {
+            for (int64_t j = 0; j < n_rows; ++j) {
+              const float want = simd::dot_f16(q.data() + h * q_stride, rows.data() + j * stride, n);
+              ASSERT_EQ(std::bit_cast<uint32_t>(dots[size_t(h * out_stride + j)]), std::bit_cast<uint32_t>(want))
+                  << where << " h=" << h << " j=" << j;
+              simd::axpy_f16(y.data() + h * q_stride, rows.data() + j * stride, a[size_t(h * out_stride + j)], n);
+            }
+            ASSERT_EQ(dots[size_t(h * out_stride + n_rows)], -1.0f) << where << ": wrote past the rows";
+          }
+          ASSERT_EQ(y_heads, y) << where;
+        }
+      }
+    }
+  }
+}
+
+// The attention weights equal the loop's bit for bit on every target: score spreads wide enough
+// that many weights become f16 subnormals or round to zero, one row with an infinite score.
+TEST(SimdOps, AttentionProbsMatchLoop) {
+  TargetGuard guard;
+  for (const auto& target : simd_targets()) {
+    set_simd_target(target);
+    for (int64_t n : {1, 5, 16, 17, 100, 2048}) {
+      for (int64_t n_heads : {1, 3, 6, 17}) {
+        for (bool round_f16 : {false, true}) {
+          const int64_t stride = n + 7;
+          auto scores = inputs(n_heads * stride, 50, 40.0f);
+          if (n_heads > 2) scores[size_t(2 * stride + n / 2)] = INFINITY;
+          auto want = scores, got = scores;
+          simd::ref::attention_probs(want.data(), stride, n_heads, n, 0.3f, round_f16);
+          simd::attention_probs(got.data(), stride, n_heads, n, 0.3f, round_f16);
+          for (size_t i = 0; i < want.size(); ++i)
+            ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(want[i]))
+                << target << " n=" << n << " heads=" << n_heads << " f16=" << round_f16 << " i=" << i;
+        }
       }
     }
   }
