@@ -27,11 +27,11 @@ class Llama final : public Architecture {
   Llama(const gguf::GgufFile& file, const Hparams& hp);
   KvCache new_cache(int64_t n_ctx, tensor::TensorType type, MlaCache) const override {
     return KvCache(hp_.n_layer, n_ctx, hp_.n_head_kv * hp_.head_dim_k,
-                   hp_.n_head_kv * hp_.head_dim_v, type);
+                   hp_.n_head_kv * hp_.head_dim_v, type, hp_.n_head_kv);
   }
   bool fits(const KvCache& c) const override {
     return c.n_layer() == hp_.n_layer && c.k_width() == hp_.n_head_kv * hp_.head_dim_k &&
-           c.v_width() == hp_.n_head_kv * hp_.head_dim_v;
+           c.v_width() == hp_.n_head_kv * hp_.head_dim_v && c.n_heads() == hp_.n_head_kv;
   }
   void forward(const Batch& batch, tensor::ThreadPool& pool, float* logits) const override;
 
@@ -131,8 +131,12 @@ void Llama::forward(const Batch& batch, tensor::ThreadPool& pool, float* logits)
       KvCache& cache = *batch.cache[size_t(t)];
       tensor::rope(q.data() + t * q_width, hp_.n_head, hp_.head_dim_k, hp_.head_dim_k, pos, rope);
       tensor::rope(k.data() + t * k_width, hp_.n_head_kv, hp_.head_dim_k, hp_.head_dim_k, pos, rope);
-      tensor::store_kv_row(cache.type(), k.data() + t * k_width, cache.k(il, pos), k_width);
-      tensor::store_kv_row(cache.type(), v.data() + t * v_width, cache.v(il, pos), v_width);
+      for (int64_t h = 0; h < hp_.n_head_kv; ++h) {
+        tensor::store_kv_row(cache.type(), k.data() + t * k_width + h * hp_.head_dim_k, cache.k(il, pos, h),
+                             hp_.head_dim_k);
+        tensor::store_kv_row(cache.type(), v.data() + t * v_width + h * hp_.head_dim_v, cache.v(il, pos, h),
+                             hp_.head_dim_v);
+      }
     }
     attention(il, batch, q.data(), pool, attn.data());
     tensor::matmul(L.wo, attn.data(), n, tmp.data(), pool);
@@ -160,7 +164,6 @@ void Llama::attention(int64_t layer, const Batch& batch, const float* q, tensor:
                       float* out) const {
   const int64_t hk = hp_.head_dim_k, hv = hp_.head_dim_v, H = hp_.n_head, H_kv = hp_.n_head_kv;
   const int64_t group = H / H_kv;
-  const int64_t k_width = H_kv * hk, v_width = H_kv * hv;
   const float scale = hp_.attn_scale != 0.0f ? hp_.attn_scale : 1.0f / std::sqrt(float(hk));
   const HeadSplit split = split_heads(batch.size() * H_kv, group, pool.size());
   const int64_t scratch_size = split.per_split * tensor::attention_scratch_floats(batch.max_kv(), hk);
@@ -171,10 +174,8 @@ void Llama::attention(int64_t layer, const Batch& batch, const float* q, tensor:
       const int64_t h0 = kvh * group + s * split.per_split, n_heads = split.heads_in(s, group);
       if (n_heads == 0) continue;
       const KvCache& cache = *batch.cache[size_t(t)];
-      const auto* keys = static_cast<const std::byte*>(cache.k(layer, 0)) + kvh * hk * cache.element_bytes();
-      const auto* values = static_cast<const std::byte*>(cache.v(layer, 0)) + kvh * hv * cache.element_bytes();
-      tensor::cached_attention_heads(cache.type(), q + (t * H + h0) * hk, hk, n_heads, keys, k_width,
-                                     values, v_width, batch.pos[size_t(t)] + 1, hk, hv, scale,
+      tensor::cached_attention_heads(cache.type(), q + (t * H + h0) * hk, hk, n_heads, cache.k(layer, 0, kvh), hk,
+                                     cache.v(layer, 0, kvh), hv, batch.pos[size_t(t)] + 1, hk, hv, scale,
                                      out + (t * H + h0) * hv, hv, scratch.data());
     }
   });

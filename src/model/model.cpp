@@ -36,12 +36,15 @@ std::string supported_architectures() {
 // ---- KvCache ---------------------------------------------------------------------------------
 
 KvCache::KvCache(int64_t n_layer, int64_t n_ctx, int64_t k_width, int64_t v_width,
-                 tensor::TensorType type)
-    : n_layer_(n_layer), n_ctx_(n_ctx), k_width_(k_width), v_width_(v_width), type_(type) {
+                 tensor::TensorType type, int64_t n_heads)
+    : n_layer_(n_layer), n_ctx_(n_ctx), k_width_(k_width), v_width_(v_width), type_(type), n_heads_(n_heads) {
   if (!tensor::is_kv_type(type))
     throw Error("KV cache type " + std::string(gguf::tensor_type_name(type)) + " is not supported (f16, f32)");
   if (n_layer < 0 || n_ctx < 0 || k_width < 0 || v_width < 0)
     throw Error("KV cache dimensions must not be negative");
+  if (n_heads < 1 || k_width % n_heads != 0 || v_width % n_heads != 0)
+    throw Error("KV cache rows of " + std::to_string(k_width) + " / " + std::to_string(v_width) +
+                " elements cannot be split into " + std::to_string(n_heads) + " heads");
   const int64_t bytes = n_layer * n_ctx * (k_width + v_width) * element_bytes();
   if (bytes == 0) return;
   // Address space only: MAP_NORESERVE commits no memory, pages arrive zeroed on first write.
@@ -55,7 +58,7 @@ KvCache::KvCache(int64_t n_layer, int64_t n_ctx, int64_t k_width, int64_t v_widt
 
 KvCache::KvCache(KvCache&& o) noexcept
     : n_layer_(o.n_layer_), n_ctx_(o.n_ctx_), k_width_(o.k_width_), v_width_(o.v_width_), type_(o.type_),
-      size_(o.size_), capacity_(o.capacity_), base_(std::exchange(o.base_, nullptr)),
+      n_heads_(o.n_heads_), size_(o.size_), capacity_(o.capacity_), base_(std::exchange(o.base_, nullptr)),
       mapped_bytes_(std::exchange(o.mapped_bytes_, 0)) {
   o.size_ = o.capacity_ = 0;
 }
@@ -64,6 +67,7 @@ KvCache& KvCache::operator=(KvCache&& o) noexcept {
   if (this != &o) {
     release();
     n_layer_ = o.n_layer_, n_ctx_ = o.n_ctx_, k_width_ = o.k_width_, v_width_ = o.v_width_, type_ = o.type_;
+    n_heads_ = o.n_heads_;
     size_ = std::exchange(o.size_, 0);
     capacity_ = std::exchange(o.capacity_, 0);
     base_ = std::exchange(o.base_, nullptr);

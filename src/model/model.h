@@ -55,10 +55,14 @@ struct Hparams {
 // become resident as positions are written. Growing never copies or moves rows, and leaves no
 // freed buffers behind in the heap (the old per-layer vectors, doubled as the context grew,
 // held about half the final cache again in freed heap blocks at depth 8192).
+// With n_heads > 1 each row is n_heads equal parts (one per KV head) and a layer's parts are
+// stored head by head: one head's positions are consecutive, so the attention of a head group
+// streams one contiguous block instead of every n_heads-th part of the rows (DRAM reads at
+// long contexts; the hardware prefetchers follow the contiguous stream).
 class KvCache {
  public:
   KvCache(int64_t n_layer, int64_t n_ctx, int64_t k_width, int64_t v_width,
-          tensor::TensorType type = tensor::TensorType::F16);
+          tensor::TensorType type = tensor::TensorType::F16, int64_t n_heads = 1);
   KvCache(KvCache&& other) noexcept;
   KvCache& operator=(KvCache&& other) noexcept;
   KvCache(const KvCache&) = delete;
@@ -70,6 +74,9 @@ class KvCache {
   int64_t size() const { return size_; }
   int64_t k_width() const { return k_width_; }
   int64_t v_width() const { return v_width_; }
+  int64_t n_heads() const { return n_heads_; }
+  int64_t k_head_width() const { return k_width_ / n_heads_; }  // elements per head and position
+  int64_t v_head_width() const { return v_width_ / n_heads_; }
   tensor::TensorType type() const { return type_; }
   int64_t element_bytes() const { return type_ == tensor::TensorType::F32 ? 4 : 2; }
   // Bytes of cache one position takes (all layers, keys and values).
@@ -79,24 +86,28 @@ class KvCache {
   // Makes room for positions [0, n); throws Error beyond n_ctx. Rows never move.
   void reserve(int64_t n);
   void set_size(int64_t n) { size_ = n; }  // after a forward pass filled [0, n)
-  // Row `pos` of a layer's keys / values, elements of type().
-  void* k(int64_t layer, int64_t pos) { return base_ + k_offset(layer, pos); }
-  void* v(int64_t layer, int64_t pos) { return base_ + v_offset(layer, pos); }
-  const void* k(int64_t layer, int64_t pos) const { return base_ + k_offset(layer, pos); }
-  const void* v(int64_t layer, int64_t pos) const { return base_ + v_offset(layer, pos); }
+  // Head `head`'s part of row `pos` of a layer's keys / values (k_head_width() / v_head_width()
+  // elements of type()); the next position's part of the same head follows it.
+  void* k(int64_t layer, int64_t pos, int64_t head = 0) { return base_ + k_offset(layer, pos, head); }
+  void* v(int64_t layer, int64_t pos, int64_t head = 0) { return base_ + v_offset(layer, pos, head); }
+  const void* k(int64_t layer, int64_t pos, int64_t head = 0) const { return base_ + k_offset(layer, pos, head); }
+  const void* v(int64_t layer, int64_t pos, int64_t head = 0) const { return base_ + v_offset(layer, pos, head); }
 
  private:
-  // Layer l's keys are rows [0, n_ctx) at l * n_ctx key rows; all values follow all keys.
-  size_t k_offset(int64_t layer, int64_t pos) const {
-    return size_t((layer * n_ctx_ + pos) * k_width_ * element_bytes());
+  // Layer l's keys are n_ctx rows at l * n_ctx key rows, head by head within the layer; all
+  // values follow all keys.
+  size_t k_offset(int64_t layer, int64_t pos, int64_t head) const {
+    return size_t((layer * n_ctx_ * k_width_ + (head * n_ctx_ + pos) * k_head_width()) * element_bytes());
   }
-  size_t v_offset(int64_t layer, int64_t pos) const {
-    return size_t((n_layer_ * n_ctx_ * k_width_ + (layer * n_ctx_ + pos) * v_width_) * element_bytes());
+  size_t v_offset(int64_t layer, int64_t pos, int64_t head) const {
+    return size_t((n_layer_ * n_ctx_ * k_width_ + layer * n_ctx_ * v_width_ + (head * n_ctx_ + pos) * v_head_width()) *
+                  element_bytes());
   }
   void release();
 
   int64_t n_layer_, n_ctx_, k_width_, v_width_;
   tensor::TensorType type_;
+  int64_t n_heads_ = 1;
   int64_t size_ = 0, capacity_ = 0;
   std::byte* base_ = nullptr;  // the mapping, mapped_bytes_ long (nullptr when empty)
   size_t mapped_bytes_ = 0;

@@ -143,11 +143,19 @@ TEST(ForwardBatch, Deepseek2MixesCacheLayouts) {
 void expect_rejected(Model& m, std::vector<SeqBatch> items, const std::string& what,
                      std::vector<KvCache*> caches) {
   std::vector<int64_t> sizes;
-  std::vector<std::vector<std::byte>> first_rows;  // layer 0's keys
+  // Layer 0's keys of the filled positions, head by head.
+  auto layer0_keys = [](const KvCache& c) {
+    std::vector<std::byte> bytes;
+    for (int64_t h = 0; h < c.n_heads(); ++h) {
+      const auto* k = static_cast<const std::byte*>(c.k(0, 0, h));
+      bytes.insert(bytes.end(), k, k + c.size() * c.k_head_width() * c.element_bytes());
+    }
+    return bytes;
+  };
+  std::vector<std::vector<std::byte>> first_rows;
   for (KvCache* c : caches) {
     sizes.push_back(c->size());
-    const auto* k = static_cast<const std::byte*>(c->k(0, 0));
-    first_rows.emplace_back(k, k + c->size() * c->k_width() * c->element_bytes());
+    first_rows.push_back(layer0_keys(*c));
   }
   try {
     m.forward_batch(items);
@@ -157,9 +165,7 @@ void expect_rejected(Model& m, std::vector<SeqBatch> items, const std::string& w
   }
   for (size_t i = 0; i < caches.size(); ++i) {
     EXPECT_EQ(caches[i]->size(), sizes[i]);
-    EXPECT_TRUE(std::equal(first_rows[i].begin(), first_rows[i].end(),
-                           static_cast<const std::byte*>(caches[i]->k(0, 0))))
-        << what;
+    EXPECT_EQ(layer0_keys(*caches[i]), first_rows[i]) << what;
   }
 }
 
@@ -194,11 +200,20 @@ TEST(KvCache, HalfFloatRowsByDefaultGrowingWithUse) {
   m.forward(cache, prompt, 0);
   EXPECT_GE(cache.capacity(), 5);
   EXPECT_LT(cache.capacity(), cache.n_ctx());
-  // Position 4's keys are what store_kv_row wrote: f16 values, not all zero.
-  const auto* k = static_cast<const uint16_t*>(cache.k(1, 4));
-  bool any = false;
-  for (int64_t i = 0; i < cache.k_width(); ++i) any |= (k[i] & 0x7fff) != 0;
-  EXPECT_TRUE(any);
+  // Position 4's keys are what store_kv_row wrote: f16 values, not all zero, in every head.
+  ASSERT_EQ(cache.n_heads(), 2);
+  for (int64_t h = 0; h < cache.n_heads(); ++h) {
+    const auto* k = static_cast<const uint16_t*>(cache.k(1, 4, h));
+    bool any = false;
+    for (int64_t i = 0; i < cache.k_head_width(); ++i) any |= (k[i] & 0x7fff) != 0;
+    EXPECT_TRUE(any) << "head " << h;
+  }
+  // One head's positions are consecutive; the heads' blocks are n_ctx positions apart.
+  EXPECT_EQ(static_cast<const uint16_t*>(cache.k(1, 5, 1)) - static_cast<const uint16_t*>(cache.k(1, 4, 1)),
+            cache.k_head_width());
+  EXPECT_EQ(static_cast<const uint16_t*>(cache.k(1, 0, 1)) - static_cast<const uint16_t*>(cache.k(1, 0, 0)),
+            cache.n_ctx() * cache.k_head_width());
+  EXPECT_THROW(KvCache(2, 8, 64, 64, tensor::TensorType::F16, 3), Error);  // 64 is not 3 equal heads
 }
 
 TEST(KvCache, RowsStayInPlaceAsTheCacheGrowsAndMoveWithTheObject) {
@@ -208,7 +223,7 @@ TEST(KvCache, RowsStayInPlaceAsTheCacheGrowsAndMoveWithTheObject) {
   m.forward(cache, prompt, 0);
   const void* k0 = cache.k(1, 0);
   std::vector<std::byte> row(static_cast<const std::byte*>(k0),
-                             static_cast<const std::byte*>(k0) + cache.k_width() * cache.element_bytes());
+                             static_cast<const std::byte*>(k0) + cache.k_head_width() * cache.element_bytes());
   // Growing to the whole context copies nothing: the row is where it was, unchanged.
   std::vector<int32_t> more(size_t(cache.n_ctx() - 3), 7);
   m.forward(cache, more, 3);
