@@ -54,13 +54,14 @@ echo
 echo "### tg128 at context depth, $threads threads, $reps repetitions"
 echo
 header="| type |"; rule="|---|"
-for d in $depths; do header+=" depth $d t/s (tg/roofline) |"; rule+="---:|"; done
+for d in $depths; do header+=" depth $d t/s (tg/roofline; peak RSS / limit MiB) |"; rule+="---:|"; done
 echo "$header"; echo "$rule"
 for t in "${types[@]}"; do
   row="| $t |"
   for d in $depths; do
     j=$("$bin" bench -m "$(model_path "$t")" -p 0 -n 128 --depth "$d" -t "$threads" -r "$reps" --json)
-    row+=$(echo "$j" | jq -r '" \((.tg.tokens_per_s * 100 | round) / 100) (\((.tg_roofline_ratio * 100 | round) / 100)) |"')
+    row+=$(echo "$j" | jq -r '" \((.tg.tokens_per_s * 100 | round) / 100) (\((.tg_roofline_ratio * 100 | round) / 100); " +
+      "\(.peak_rss_bytes / 1048576 | round) / \(.peak_rss_limit_bytes / 1048576 | round)) |"')
   done
   echo "$row"
 done
