@@ -207,31 +207,46 @@ void BM_HnswBuild(benchmark::State& state) {
 
 enum class Kind { VectorFlat, VectorHnsw, Keyword, HybridFlat, HybridHnsw };
 
+bool uses_hnsw(Kind kind) { return kind == Kind::VectorHnsw || kind == Kind::HybridHnsw; }
+
+// Query q of the dataset as `kind` searches it (top 10).
+SearchQuery bench_query(const Dataset& d, Kind kind, int q) {
+  const bool vector_only = kind == Kind::VectorFlat || kind == Kind::VectorHnsw;
+  SearchQuery s;
+  if (kind != Kind::Keyword) s.embedding = d.query_vectors[size_t(q)];
+  if (!vector_only) s.text = d.query_texts[size_t(q)];
+  s.mode = kind == Kind::Keyword ? SearchMode::Keyword : vector_only ? SearchMode::Vector : SearchMode::Hybrid;
+  return s;
+}
+
+// One timed pass: queries 0..kQueries-1 (query(q)) in order, each search timed on its own, then
+// seen(q, query, result); reports the latency percentiles and sets the iteration time.
+template <class Query, class Seen>
+void timed_queries(benchmark::State& state, KnowledgeStore& store, Query&& query, Seen&& seen) {
+  std::vector<double> us;
+  const auto all = std::chrono::steady_clock::now();
+  for (int q = 0; q < kQueries; ++q) {
+    const SearchQuery s = query(q);
+    const auto t = std::chrono::steady_clock::now();
+    const SearchResult r = store.search("bench", s);
+    us.push_back(seconds_since(t) * 1e6);
+    seen(q, s, r);
+  }
+  state.SetIterationTime(seconds_since(all));
+  report(state, us);
+}
+
 template <Kind kind>
 void BM_Search(benchmark::State& state) {
-  const bool hnsw = kind == Kind::VectorHnsw || kind == Kind::HybridHnsw;
-  Dataset& d = hnsw ? dataset_with_hnsw(int(state.range(0))) : dataset(int(state.range(0)));
-  KnowledgeStore& store = hnsw ? *d.hnsw : *d.flat;
+  Dataset& d = uses_hnsw(kind) ? dataset_with_hnsw(int(state.range(0))) : dataset(int(state.range(0)));
+  KnowledgeStore& store = uses_hnsw(kind) ? *d.hnsw : *d.flat;
   for (auto _ : state) {
-    std::vector<double> us;
     double recall = 0;
-    const auto all = std::chrono::steady_clock::now();
-    for (int q = 0; q < kQueries; ++q) {
-      SearchQuery s;
-      s.k = 10;
-      if (kind != Kind::Keyword) s.embedding = d.query_vectors[size_t(q)];
-      if (kind != Kind::VectorFlat && kind != Kind::VectorHnsw) s.text = d.query_texts[size_t(q)];
-      s.mode = kind == Kind::Keyword ? SearchMode::Keyword
-               : (kind == Kind::VectorFlat || kind == Kind::VectorHnsw) ? SearchMode::Vector
-                                                                         : SearchMode::Hybrid;
-      const auto t = std::chrono::steady_clock::now();
-      const SearchResult r = store.search("bench", s);
-      us.push_back(seconds_since(t) * 1e6);
-      benchmark::DoNotOptimize(r);
-      if (kind == Kind::VectorHnsw) recall += recall_at_10(d, size_t(q), r);
-    }
-    state.SetIterationTime(seconds_since(all));
-    report(state, us);
+    timed_queries(state, store, [&](int q) { return bench_query(d, kind, q); },
+                  [&](int q, const SearchQuery&, const SearchResult& r) {
+                    benchmark::DoNotOptimize(r);
+                    if (kind == Kind::VectorHnsw) recall += recall_at_10(d, size_t(q), r);
+                  });
     if (kind == Kind::VectorHnsw) state.counters["recall_at_10"] = recall / kQueries;
   }
 }
@@ -245,20 +260,9 @@ void BM_HnswEfSearch(benchmark::State& state) {
   const auto info = store.vector_index_info("bench");
   if (info.kind != "hnsw" || info.rebuilt) std::abort();
   for (auto _ : state) {
-    std::vector<double> us;
     double recall = 0;
-    const auto all = std::chrono::steady_clock::now();
-    for (int q = 0; q < kQueries; ++q) {
-      SearchQuery s;
-      s.embedding = d.query_vectors[size_t(q)];
-      s.mode = SearchMode::Vector;
-      const auto t = std::chrono::steady_clock::now();
-      const SearchResult r = store.search("bench", s);
-      us.push_back(seconds_since(t) * 1e6);
-      recall += recall_at_10(d, size_t(q), r);
-    }
-    state.SetIterationTime(seconds_since(all));
-    report(state, us);
+    timed_queries(state, store, [&](int q) { return bench_query(d, Kind::VectorHnsw, q); },
+                  [&](int q, const SearchQuery&, const SearchResult& r) { recall += recall_at_10(d, size_t(q), r); });
     state.counters["recall_at_10"] = recall / kQueries;
   }
 }
@@ -266,10 +270,9 @@ void BM_HnswEfSearch(benchmark::State& state) {
 // Searches with an allow-list of range(1) percent of the documents (random, fixed per size).
 template <Kind kind>
 void BM_Filtered(benchmark::State& state) {
-  const bool hnsw = kind == Kind::VectorHnsw || kind == Kind::HybridHnsw;
   const int n = int(state.range(0));
-  Dataset& d = hnsw ? dataset_with_hnsw(n) : dataset(n);
-  KnowledgeStore& store = hnsw ? *d.hnsw : *d.flat;
+  Dataset& d = uses_hnsw(kind) ? dataset_with_hnsw(n) : dataset(n);
+  KnowledgeStore& store = uses_hnsw(kind) ? *d.hnsw : *d.flat;
   std::vector<int64_t> ids;
   for (const DocumentInfo& doc : store.documents("bench")) ids.push_back(doc.id);
   std::mt19937 rng(11);
@@ -277,27 +280,17 @@ void BM_Filtered(benchmark::State& state) {
   ids.resize(std::max<size_t>(1, ids.size() * size_t(state.range(1)) / 100));
   const DocumentIds allowed(ids.begin(), ids.end());
   for (auto _ : state) {
-    std::vector<double> us;
     size_t short_results = 0;
-    const auto all = std::chrono::steady_clock::now();
-    for (int q = 0; q < kQueries; ++q) {
-      SearchQuery s;
-      s.k = 10;
+    auto query = [&](int q) {
+      SearchQuery s = bench_query(d, kind, q);
       s.documents = allowed;
-      if (kind != Kind::Keyword) s.embedding = d.query_vectors[size_t(q)];
-      if (kind != Kind::VectorFlat && kind != Kind::VectorHnsw) s.text = d.query_texts[size_t(q)];
-      s.mode = kind == Kind::Keyword ? SearchMode::Keyword
-               : (kind == Kind::VectorFlat || kind == Kind::VectorHnsw) ? SearchMode::Vector
-                                                                         : SearchMode::Hybrid;
-      const auto t = std::chrono::steady_clock::now();
-      const SearchResult r = store.search("bench", s);
-      us.push_back(seconds_since(t) * 1e6);
+      return s;
+    };
+    timed_queries(state, store, query, [&](int, const SearchQuery& s, const SearchResult& r) {
       for (const auto& h : r.hits)
         if (!allowed.count(h.chunk.document_id)) std::abort();  // a leak
       if (kind != Kind::Keyword && r.hits.size() < s.k) ++short_results;
-    }
-    state.SetIterationTime(seconds_since(all));
-    report(state, us);
+    });
     state.counters["short_results"] = double(short_results);  // vector kinds: must be 0
   }
 }
