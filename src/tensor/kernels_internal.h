@@ -33,17 +33,12 @@ void softmax(float* x, int64_t n);
 // results as the ref loops on every target.
 float dot_f16(const float* q, const uint16_t* k, int64_t n);
 void axpy_f16(float* y, const uint16_t* v, float a, int64_t n);
-// The same over many rows, row j at j * stride elements: out[j] = dot_f16(q, row j, n), and
-// y += a[j]·v_j for j in order (each element as axpy_f16 row after row). Bit for bit those
-// calls' results; several rows in flight at once and y kept in registers across rows.
-void dot_f16_rows(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_rows, int64_t n,
-                  float* out);
-void axpy_f16_rows(float* y, const uint16_t* v, int64_t v_stride, const float* a, int64_t n_rows,
-                   int64_t n);
-// The same for n_heads queries over the same rows (a GQA group): head h's query at
-// q + h * q_stride, its dots at out + h * out_stride; its weights at a + h * a_stride, its y at
-// y + h * y_stride. Bit for bit dot_f16_rows / axpy_f16_rows per head; each row is loaded and
-// converted once for all heads.
+// The same for n_heads queries over many rows (a GQA group), row j at j * k_stride (v_stride)
+// elements: out[h * out_stride + j] = dot_f16(q + h * q_stride, row j, n), and for each head
+// y_h += a_h[j]·v_j for j in order (y_h = y + h * y_stride, a_h = a + h * a_stride; each
+// element as axpy_f16 row after row). Bit for bit those calls' results; several rows in flight
+// at once, y kept in registers across rows, and each row loaded and converted once for all
+// heads.
 void dot_f16_heads(const float* q, int64_t q_stride, int64_t n_heads, const uint16_t* k, int64_t k_stride,
                    int64_t n_rows, int64_t n, float* out, int64_t out_stride);
 void axpy_f16_heads(float* y, int64_t y_stride, int64_t n_heads, const uint16_t* v, int64_t v_stride,

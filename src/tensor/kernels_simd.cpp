@@ -1575,8 +1575,6 @@ HWY_EXPORT(RmsNormRow);
 HWY_EXPORT(SoftmaxRow);
 HWY_EXPORT(DotF16Row);
 HWY_EXPORT(AxpyF16Row);
-HWY_EXPORT(DotF16Rows);
-HWY_EXPORT(AxpyF16Rows);
 HWY_EXPORT(DotF16Heads);
 HWY_EXPORT(AxpyF16Heads);
 HWY_EXPORT(AttentionProbs);
@@ -1606,14 +1604,6 @@ float dot_f16(const float* q, const uint16_t* k, int64_t n) {
 }
 void axpy_f16(float* y, const uint16_t* v, float a, int64_t n) {
   HWY_DYNAMIC_DISPATCH(AxpyF16Row)(y, v, a, n);
-}
-void dot_f16_rows(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_rows, int64_t n,
-                  float* out) {
-  HWY_DYNAMIC_DISPATCH(DotF16Rows)(q, k, k_stride, n_rows, n, out);
-}
-void axpy_f16_rows(float* y, const uint16_t* v, int64_t v_stride, const float* a, int64_t n_rows,
-                   int64_t n) {
-  HWY_DYNAMIC_DISPATCH(AxpyF16Rows)(y, v, v_stride, a, n_rows, n);
 }
 void dot_f16_heads(const float* q, int64_t q_stride, int64_t n_heads, const uint16_t* k, int64_t k_stride,
                    int64_t n_rows, int64_t n, float* out, int64_t out_stride) {

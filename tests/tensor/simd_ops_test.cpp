@@ -192,45 +192,17 @@ TEST(SimdOps, F16AttentionMatchesScalarExactly) {
   }
 }
 
-// The many-row f16 kernels equal the one-row ones called row after row, bit for bit, on every
-// target: strided rows, row counts around the 4-row tile, widths around the vector sizes.
-TEST(SimdOps, F16RowKernelsEqualRowByRow) {
-  TargetGuard guard;
-  for (const auto& target : simd_targets()) {
-    set_simd_target(target);
-    for (int64_t n : {1, 8, 13, 128, 130}) {
-      for (int64_t n_rows : {1, 3, 4, 9}) {
-        const int64_t stride = n + 5;
-        auto q = inputs(n, 30, 2.0f), a = inputs(n_rows, 31, 1.0f), y0 = inputs(n, 32, 1.0f);
-        auto raw = inputs(n_rows * stride, 33, 3.0f);
-        std::vector<uint16_t> rows(raw.size());
-        store_kv_row(TensorType::F16, raw.data(), rows.data(), int64_t(raw.size()));
-        std::vector<float> dots(static_cast<size_t>(n_rows));
-        simd::dot_f16_rows(q.data(), rows.data(), stride, n_rows, n, dots.data());
-        auto y = y0, y_rows = y0;
-        simd::axpy_f16_rows(y_rows.data(), rows.data(), stride, a.data(), n_rows, n);
-        for (int64_t j = 0; j < n_rows; ++j) {
-          ASSERT_EQ(dots[size_t(j)], simd::dot_f16(q.data(), rows.data() + j * stride, n))
-              << target << " n=" << n << " rows=" << n_rows << " j=" << j;
-          simd::axpy_f16(y.data(), rows.data() + j * stride, a[size_t(j)], n);
-        }
-        ASSERT_EQ(y_rows, y) << target << " n=" << n << " rows=" << n_rows;
-      }
-    }
-  }
-}
-
-// The many-head f16 kernels equal the one-head ones per head, bit for bit, on every target:
-// head counts around the 4/2/1-head passes, row counts around their 4/8/16-row tiles, widths
-// that do and do not take the wide path. Head 1's query is zero and row 2's keys negative, so
+// The many-row, many-head f16 kernels equal the one-row ones called row after row, head after
+// head, bit for bit, on every target: strided rows and heads, head counts around the 4/2/1-head
+// passes, row counts around the 4/8/16-row tiles, widths around the vector sizes. Head 1's query is zero and row 2's keys negative, so
 // a dot of only -0 products occurs (it must come out +0, as the lane-order sum from 0.0f).
 TEST(SimdOps, F16HeadKernelsEqualPerHead) {
   TargetGuard guard;
   for (const auto& target : simd_targets()) {
     set_simd_target(target);
-    for (int64_t n : {8, 13, 32, 128, 576}) {
+    for (int64_t n : {1, 8, 13, 32, 128, 130, 576}) {
       for (int64_t n_heads : {1, 2, 3, 6, 7, 9}) {
-        for (int64_t n_rows : {1, 4, 9, 16, 23}) {
+        for (int64_t n_rows : {1, 3, 4, 9, 16, 23}) {
           const int64_t stride = n + 3, q_stride = n + 1, out_stride = n_rows + 2;
           auto q = inputs(n_heads * q_stride, 40, 2.0f), a = inputs(n_heads * out_stride, 41, 1.0f);
           auto y0 = inputs(n_heads * q_stride, 42, 1.0f), raw = inputs(n_rows * stride, 43, 3.0f);
