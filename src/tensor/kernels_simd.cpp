@@ -52,6 +52,12 @@ using namespace blocks;
 #else
 #define INHOUSE_X86_256 0
 #endif
+#undef INHOUSE_X86_512
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+#define INHOUSE_X86_512 1
+#else
+#define INHOUSE_X86_512 0
+#endif
 // Highway's AVX3_DL target string names AVX-VNNI but not AVX512-VNNI; its run-time check
 // requires the latter, which also provides the EVEX form of dpbusd used here.
 // GFNI (one affine byte transform unpacks Q4_0 nibbles) comes with every CPU that passes
@@ -215,13 +221,6 @@ HWY_INLINE Signed PrepSigned(Quants w) { return w; }
 HWY_INLINE VI32 DotS(VI32 acc, const Signed& w, Acts a) { return DotU(acc, w, a); }
 HWY_INLINE float HalfToFloat(uint16_t h) { return fp16_to_fp32(h); }
 
-#endif
-
-#undef INHOUSE_X86_512
-#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-#define INHOUSE_X86_512 1
-#else
-#define INHOUSE_X86_512 0
 #endif
 
 HWY_INLINE int32_t SumI32(VI32 v) { return hn::GetLane(hn::SumOfLanes(DI32(), v)); }
@@ -1308,8 +1307,8 @@ void AxpyF16Rows(float* y, const uint16_t* v, int64_t v_stride, const float* a, 
 // sums per dot (two rows side by side in one 512-bit vector), added in lane order from 0.0f;
 // the same y + a·v per element in row order.
 #if INHOUSE_X86_512
-// Cached rows are requested this many rows ahead (KV rows from DRAM: one decode step reads each
-// layer's cache once, with a stride of all KV heads).
+// Cached rows are requested this many rows ahead (KV rows come from DRAM: one decode step reads
+// each layer's cache once).
 constexpr int64_t kCachePrefetchRows = 96;
 
 // 16 sums of 8 lanes, each 0.0f + lane 0 + ... + lane 7 in that order: acc[i]'s lower half is
@@ -1385,29 +1384,6 @@ HWY_INLINE int64_t DotF16HeadsPass(const float* q, int64_t q_stride, const uint1
 }
 #endif
 
-void DotF16Heads(const float* q, int64_t q_stride, int64_t n_heads, const uint16_t* k, int64_t k_stride,
-                 int64_t n_rows, int64_t n, float* out, int64_t out_stride) {
-  int64_t h = 0;
-#if INHOUSE_X86_512
-  if (n % 8 == 0) {
-    auto pass = [&](auto heads) {
-      constexpr int HB = decltype(heads)::value;
-      for (; h + HB <= n_heads; h += HB) {
-        const int64_t done = DotF16HeadsPass<HB>(q + h * q_stride, q_stride, k, k_stride, n_rows, n,
-                                                 out + h * out_stride, out_stride);
-        for (int64_t i = 0; i < HB; ++i)  // the rows past the last whole tile
-          DotF16Rows(q + (h + i) * q_stride, k + done * k_stride, k_stride, n_rows - done, n,
-                     out + (h + i) * out_stride + done);
-      }
-    };
-    pass(std::integral_constant<int, 4>());
-    pass(std::integral_constant<int, 2>());
-    pass(std::integral_constant<int, 1>());
-  }
-#endif
-  for (; h < n_heads; ++h) DotF16Rows(q + h * q_stride, k, k_stride, n_rows, n, out + h * out_stride);
-}
-
 #if INHOUSE_X86_512
 // HB heads, 32 elements of y each (two vectors) in registers across all rows.
 template <int HB>
@@ -1438,32 +1414,6 @@ HWY_INLINE void AxpyF16HeadsAll(float* y, int64_t y_stride, const uint16_t* v, i
 }
 #endif
 
-void AxpyF16Heads(float* y, int64_t y_stride, int64_t n_heads, const uint16_t* v, int64_t v_stride,
-                  const float* a, int64_t a_stride, int64_t n_rows, int64_t n) {
-  int64_t h = 0;
-#if INHOUSE_X86_512
-  if (n % 32 == 0) {
-    // Up to 8 heads per pass (16 accumulators).
-    for (; h < n_heads; h += 8) {
-      float* yh = y + h * y_stride;
-      const float* ah = a + h * a_stride;
-      switch (std::min<int64_t>(8, n_heads - h)) {
-        case 1: AxpyF16HeadsAll<1>(yh, y_stride, v, v_stride, ah, a_stride, n_rows, n); break;
-        case 2: AxpyF16HeadsAll<2>(yh, y_stride, v, v_stride, ah, a_stride, n_rows, n); break;
-        case 3: AxpyF16HeadsAll<3>(yh, y_stride, v, v_stride, ah, a_stride, n_rows, n); break;
-        case 4: AxpyF16HeadsAll<4>(yh, y_stride, v, v_stride, ah, a_stride, n_rows, n); break;
-        case 5: AxpyF16HeadsAll<5>(yh, y_stride, v, v_stride, ah, a_stride, n_rows, n); break;
-        case 6: AxpyF16HeadsAll<6>(yh, y_stride, v, v_stride, ah, a_stride, n_rows, n); break;
-        case 7: AxpyF16HeadsAll<7>(yh, y_stride, v, v_stride, ah, a_stride, n_rows, n); break;
-        default: AxpyF16HeadsAll<8>(yh, y_stride, v, v_stride, ah, a_stride, n_rows, n); break;
-      }
-    }
-    return;
-  }
-#endif
-  for (; h < n_heads; ++h) AxpyF16Rows(y + h * y_stride, v, v_stride, a + h * a_stride, n_rows, n);
-}
-
 // x rounded to the nearest f16 (ties to even) and back, as fp32_to_fp16 / fp16_to_fp32: the
 // F16C conversions on x86 (the same IEEE rounding), the scalar functions elsewhere.
 HWY_INLINE void RoundToF16(float* x, int64_t n) {
@@ -1485,6 +1435,7 @@ void AttentionProbs(float* p, int64_t stride, int64_t n_heads, int64_t n, float 
   const DFull d;
   const int64_t N = int64_t(hn::Lanes(d));
   constexpr int64_t kHeads = 16;
+  const auto vs = hn::Set(d, scale);
   for (int64_t h0 = 0; h0 < n_heads; h0 += kHeads) {
     const int64_t heads = std::min(kHeads, n_heads - h0);
     float* rows[kHeads];
@@ -1492,7 +1443,6 @@ void AttentionProbs(float* p, int64_t stride, int64_t n_heads, int64_t n, float 
     double sum[kHeads];
     for (int64_t h = 0; h < heads; ++h) {
       float* ph = rows[h] = p + (h0 + h) * stride;
-      const auto vs = hn::Set(d, scale);
       auto vmax = hn::Set(d, -INFINITY);  // NaN scores skipped, as std::fmax does
       int64_t i = 0;
       for (; i + N <= n; i += N) {
@@ -1533,14 +1483,6 @@ void AxpyF16Rows(float* y, const uint16_t* v, int64_t v_stride, const float* a, 
                  int64_t n) {
   for (int64_t j = 0; j < n_rows; ++j) simd::ref::axpy_f16(y, v + j * v_stride, a[j], n);
 }
-void DotF16Heads(const float* q, int64_t q_stride, int64_t n_heads, const uint16_t* k, int64_t k_stride,
-                 int64_t n_rows, int64_t n, float* out, int64_t out_stride) {
-  for (int64_t h = 0; h < n_heads; ++h) DotF16Rows(q + h * q_stride, k, k_stride, n_rows, n, out + h * out_stride);
-}
-void AxpyF16Heads(float* y, int64_t y_stride, int64_t n_heads, const uint16_t* v, int64_t v_stride,
-                  const float* a, int64_t a_stride, int64_t n_rows, int64_t n) {
-  for (int64_t h = 0; h < n_heads; ++h) AxpyF16Rows(y + h * y_stride, v, v_stride, a + h * a_stride, n_rows, n);
-}
 void AttentionProbs(float* p, int64_t stride, int64_t n_heads, int64_t n, float scale, bool round_f16) {
   simd::ref::attention_probs(p, stride, n_heads, n, scale, round_f16);
 }
@@ -1554,6 +1496,57 @@ void RmsNormRow(const float* x, const float* weight, float* out, int64_t n, floa
 }
 void SoftmaxRow(float* x, int64_t n) { simd::ref::softmax(x, n); }
 #endif
+
+// The head-group kernels on every target: the 512-bit tiles where they apply, else each head
+// through DotF16Rows / AxpyF16Rows.
+void DotF16Heads(const float* q, int64_t q_stride, int64_t n_heads, const uint16_t* k, int64_t k_stride,
+                 int64_t n_rows, int64_t n, float* out, int64_t out_stride) {
+  int64_t h = 0;
+#if INHOUSE_X86_512
+  if (n % 8 == 0) {
+    auto pass = [&](auto heads) {
+      constexpr int HB = decltype(heads)::value;
+      for (; h + HB <= n_heads; h += HB) {
+        const int64_t done = DotF16HeadsPass<HB>(q + h * q_stride, q_stride, k, k_stride, n_rows, n,
+                                                 out + h * out_stride, out_stride);
+        for (int64_t i = 0; i < HB; ++i)  // the rows past the last whole tile
+          DotF16Rows(q + (h + i) * q_stride, k + done * k_stride, k_stride, n_rows - done, n,
+                     out + (h + i) * out_stride + done);
+      }
+    };
+    pass(std::integral_constant<int, 4>());
+    pass(std::integral_constant<int, 2>());
+    pass(std::integral_constant<int, 1>());
+  }
+#endif
+  for (; h < n_heads; ++h) DotF16Rows(q + h * q_stride, k, k_stride, n_rows, n, out + h * out_stride);
+}
+
+void AxpyF16Heads(float* y, int64_t y_stride, int64_t n_heads, const uint16_t* v, int64_t v_stride,
+                  const float* a, int64_t a_stride, int64_t n_rows, int64_t n) {
+  int64_t h = 0;
+#if INHOUSE_X86_512
+  if (n % 32 == 0) {
+    // Up to 8 heads per pass (16 accumulators).
+    for (; h < n_heads; h += 8) {
+      float* yh = y + h * y_stride;
+      const float* ah = a + h * a_stride;
+      switch (std::min<int64_t>(8, n_heads - h)) {
+        case 1: AxpyF16HeadsAll<1>(yh, y_stride, v, v_stride, ah, a_stride, n_rows, n); break;
+        case 2: AxpyF16HeadsAll<2>(yh, y_stride, v, v_stride, ah, a_stride, n_rows, n); break;
+        case 3: AxpyF16HeadsAll<3>(yh, y_stride, v, v_stride, ah, a_stride, n_rows, n); break;
+        case 4: AxpyF16HeadsAll<4>(yh, y_stride, v, v_stride, ah, a_stride, n_rows, n); break;
+        case 5: AxpyF16HeadsAll<5>(yh, y_stride, v, v_stride, ah, a_stride, n_rows, n); break;
+        case 6: AxpyF16HeadsAll<6>(yh, y_stride, v, v_stride, ah, a_stride, n_rows, n); break;
+        case 7: AxpyF16HeadsAll<7>(yh, y_stride, v, v_stride, ah, a_stride, n_rows, n); break;
+        default: AxpyF16HeadsAll<8>(yh, y_stride, v, v_stride, ah, a_stride, n_rows, n); break;
+      }
+    }
+    return;
+  }
+#endif
+  for (; h < n_heads; ++h) AxpyF16Rows(y + h * y_stride, v, v_stride, a + h * a_stride, n_rows, n);
+}
 
 int64_t Target() { return HWY_TARGET; }
 
